@@ -1,0 +1,178 @@
+//! Connection and queue-client options ([`RsmqOptions`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use percent_encoding::percent_decode_str;
+
+use crate::{RsmqError, RsmqResult};
+
+/// How to reach Redis and which namespace to use.
+///
+/// Build it with struct syntax over [`Default`], or parse a URL:
+///
+/// ```
+/// use rsmq_async::RsmqOptions;
+///
+/// let opts = RsmqOptions { realtime: true, ns: "app".into(), ..Default::default() };
+/// assert_eq!(opts.port, 6379);
+///
+/// let opts: RsmqOptions = "redis://worker:s3cret@redis.internal:6380/2?ns=app".parse().unwrap();
+/// assert_eq!((opts.host.as_str(), opts.port, opts.db), ("redis.internal", 6380, 2));
+/// assert_eq!(opts.username.as_deref(), Some("worker"));
+/// assert_eq!(opts.ns, "app");
+/// // The password never shows in Debug output.
+/// assert!(!format!("{opts:?}").contains("s3cret"));
+/// ```
+#[derive(Clone)]
+pub struct RsmqOptions {
+    /// Redis host name or address. Default `localhost`.
+    pub host: String,
+    /// Redis port. Default `6379`.
+    pub port: u16,
+    /// Redis database number. Default `0`.
+    pub db: u8,
+    /// Publish the queue size on `{ns}:rt:{qname}` after every send, as the JavaScript client
+    /// does with `realtime: true`. Default `false`.
+    pub realtime: bool,
+    /// ACL user name. Default none.
+    pub username: Option<String>,
+    /// Password (for `requirepass` or the ACL user). Default none. Never printed by `Debug`.
+    pub password: Option<String>,
+    /// Namespace: every key starts with `{ns}:`. Default `rsmq`, as in the JavaScript client.
+    pub ns: String,
+    /// The RESP protocol version for the connection. Default RESP2.
+    pub protocol: redis::ProtocolVersion,
+}
+
+impl Default for RsmqOptions {
+    fn default() -> Self {
+        RsmqOptions {
+            host: "localhost".to_string(),
+            port: 6379,
+            db: 0,
+            realtime: false,
+            username: None,
+            password: None,
+            ns: "rsmq".to_string(),
+            protocol: redis::ProtocolVersion::RESP2,
+        }
+    }
+}
+
+impl fmt::Debug for RsmqOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsmqOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("db", &self.db)
+            .field("realtime", &self.realtime)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ns", &self.ns)
+            .field("protocol", &self.protocol)
+            .finish()
+    }
+}
+
+impl RsmqOptions {
+    /// Parses `redis://[user[:password]@]host[:port][/db][?ns=..&realtime=true&protocol=resp3]`.
+    ///
+    /// User name and password may be percent-encoded. Unknown query parameters are an error,
+    /// so a typo does not silently fall back to a default. Errors never contain the password.
+    ///
+    /// ```
+    /// use rsmq_async::RsmqOptions;
+    ///
+    /// let opts = RsmqOptions::from_url("redis://:p%40ss@127.0.0.1/3?realtime=true").unwrap();
+    /// assert_eq!(opts.password.as_deref(), Some("p@ss"));
+    /// assert_eq!(opts.db, 3);
+    /// assert!(opts.realtime);
+    /// assert!(RsmqOptions::from_url("http://localhost").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> RsmqResult<Self> {
+        let bad = |what: &str| RsmqError::InvalidUrl(what.to_string());
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        match parsed.scheme() {
+            "redis" => {}
+            "rediss" => return Err(bad("rediss:// (TLS) is not supported yet")),
+            other => return Err(bad(&format!("unsupported scheme `{other}`"))),
+        }
+        let mut opts = RsmqOptions::default();
+        if let Some(host) = parsed.host_str() {
+            if !host.is_empty() {
+                opts.host = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+            }
+        }
+        if let Some(port) = parsed.port() {
+            opts.port = port;
+        }
+        let decode = |s: &str, what: &str| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| bad(&format!("{what} is not valid UTF-8 after percent-decoding")))
+        };
+        if !parsed.username().is_empty() {
+            opts.username = Some(decode(parsed.username(), "user name")?);
+        }
+        if let Some(pw) = parsed.password() {
+            opts.password = Some(decode(pw, "password")?);
+        }
+        let path = parsed.path().trim_matches('/');
+        if !path.is_empty() {
+            opts.db = path
+                .parse()
+                .map_err(|_| bad(&format!("database `{path}` is not a number from 0 to 255")))?;
+        }
+        for (key, value) in parsed.query_pairs() {
+            match &*key {
+                "ns" => opts.ns = value.into_owned(),
+                "realtime" => {
+                    opts.realtime = match &*value {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => return Err(bad(&format!("realtime=`{value}` is not a boolean"))),
+                    }
+                }
+                "protocol" => {
+                    opts.protocol = match &*value.to_ascii_lowercase() {
+                        "resp2" | "2" => redis::ProtocolVersion::RESP2,
+                        "resp3" | "3" => redis::ProtocolVersion::RESP3,
+                        _ => return Err(bad(&format!("protocol=`{value}` is not resp2 or resp3"))),
+                    }
+                }
+                other => return Err(bad(&format!("unknown parameter `{other}`"))),
+            }
+        }
+        Ok(opts)
+    }
+
+    /// The `redis` crate's connection description for these options.
+    pub(crate) fn connection_info(&self) -> RsmqResult<redis::ConnectionInfo> {
+        use redis::IntoConnectionInfo;
+        let mut settings = redis::RedisConnectionInfo::default()
+            .set_db(i64::from(self.db))
+            .set_protocol(self.protocol);
+        if let Some(user) = &self.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(pw) = &self.password {
+            settings = settings.set_password(pw);
+        }
+        Ok(redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
+            .into_connection_info()?
+            .set_redis_settings(settings))
+    }
+}
+
+impl FromStr for RsmqOptions {
+    type Err = RsmqError;
+
+    fn from_str(s: &str) -> RsmqResult<Self> {
+        RsmqOptions::from_url(s)
+    }
+}

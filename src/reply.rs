@@ -1,0 +1,212 @@
+//! Decoding of script replies.
+//!
+//! Replies are read leniently where other clients write differently (PyRSMQ may store
+//! `vt` as `30.0` and `created` with a fraction) and strictly everywhere else: anything
+//! unexpected becomes an [`RsmqError`], never a panic.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::message::RsmqMessage;
+use crate::scripts::code;
+use crate::{id, RsmqError, RsmqResult};
+
+/// Turns a negative status code from a script into its error.
+pub(crate) fn check_code(value: Value) -> RsmqResult<Value> {
+    match value {
+        Value::Int(n) if n < 0 => Err(match n {
+            code::QUEUE_NOT_FOUND => RsmqError::QueueNotFound,
+            code::BAD_VT => RsmqError::CannotParseVT,
+            code::BAD_DELAY => RsmqError::CannotParseDelay,
+            code::BAD_MAXSIZE => RsmqError::CannotParseMaxsize,
+            code::MESSAGE_TOO_LONG => RsmqError::MessageTooLong,
+            code::QUEUE_EXISTS => RsmqError::QueueExists,
+            other => RsmqError::InvalidReply(format!("unknown status code {other}")),
+        }),
+        Value::ServerError(e) => Err(RsmqError::RedisError(e.into())),
+        other => Ok(other),
+    }
+}
+
+/// The elements of an array reply that must have `len` elements.
+pub(crate) fn array(value: Value, len: usize, what: &str) -> RsmqResult<Vec<Value>> {
+    match value {
+        Value::Array(items) | Value::Set(items) if items.len() == len => Ok(items),
+        other => Err(RsmqError::InvalidReply(format!(
+            "{what}: expected an array of {len}, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// An integer reply (1/0 flags).
+pub(crate) fn flag(value: Value, what: &str) -> RsmqResult<bool> {
+    match value {
+        Value::Int(n) => Ok(n != 0),
+        Value::Boolean(b) => Ok(b),
+        other => Err(RsmqError::InvalidReply(format!(
+            "{what}: expected an integer, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// A string reply.
+pub(crate) fn string(value: Value, what: &str) -> RsmqResult<String> {
+    match value {
+        Value::BulkString(b) => {
+            String::from_utf8(b).map_err(|_| RsmqError::InvalidReply(format!("{what}: not UTF-8")))
+        }
+        Value::SimpleString(s) => Ok(s),
+        other => Err(RsmqError::InvalidReply(format!(
+            "{what}: expected a string, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// The number a reply holds, from an integer, a double, or decimal text.
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(n) => Some(*n as f64),
+        Value::Double(d) => Some(*d),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        Value::SimpleString(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A stored number of seconds (`vt`, `delay`): non-negative and finite.
+pub(crate) fn seconds(value: &Value) -> Option<Duration> {
+    let n = number(value)?;
+    (n.is_finite() && n >= 0.0)
+        .then(|| Duration::try_from_secs_f64(n).ok())
+        .flatten()
+}
+
+/// A stored whole number (`maxsize`); a fraction is rounded toward zero.
+pub(crate) fn integer(value: &Value) -> Option<i64> {
+    if let Value::Int(n) = value {
+        return Some(*n);
+    }
+    let n = number(value)?;
+    (n.is_finite() && n.abs() < 9.0e18).then_some(n as i64)
+}
+
+/// A counter or timestamp: absent means 0; otherwise a non-negative number.
+pub(crate) fn counter(value: &Value, what: &str) -> RsmqResult<u64> {
+    if matches!(value, Value::Nil) {
+        return Ok(0);
+    }
+    match number(value) {
+        Some(n) if n.is_finite() && n >= 0.0 && n < 1.8e19 => Ok(n as u64),
+        _ => Err(RsmqError::InvalidReply(format!(
+            "`{what}` is not a non-negative number: {}",
+            describe(value)
+        ))),
+    }
+}
+
+/// The reply of the receive and pop scripts: nil, or {id, body, rc, fr}.
+pub(crate) fn message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u8>>>> {
+    let value = check_code(value)?;
+    if matches!(value, Value::Nil | Value::Boolean(false)) {
+        return Ok(None);
+    }
+    let [id, body, rc, fr] = <[Value; 4]>::try_from(array(value, 4, "received message")?)
+        .map_err(|_| RsmqError::InvalidReply("received message: wrong length".into()))?;
+    let id = string(id, "message id")?;
+    let message = match body {
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.into_bytes(),
+        other => {
+            return Err(RsmqError::InvalidReply(format!(
+                "message body: expected bytes, got {}",
+                describe(&other)
+            )))
+        }
+    };
+    Ok(Some(RsmqMessage {
+        sent: id::sent_millis(&id).unwrap_or(0),
+        rc: counter(&rc, "rc")?,
+        fr: counter(&fr, "fr")?,
+        message,
+        id,
+    }))
+}
+
+/// A short description of a reply for error messages (never the whole body).
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Nil => "nil".into(),
+        Value::Int(n) => format!("integer {n}"),
+        Value::BulkString(b) if b.len() <= 40 => format!("{:?}", String::from_utf8_lossy(b)),
+        Value::BulkString(b) => format!("a string of {} bytes", b.len()),
+        Value::Array(a) => format!("an array of {}", a.len()),
+        Value::SimpleString(s) => format!("status {s:?}"),
+        other => format!("{other:?}").chars().take(60).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn seconds_accept_integers_and_pyrsmq_floats() {
+        assert_eq!(seconds(&bulk("30")), Some(Duration::from_secs(30)));
+        assert_eq!(seconds(&bulk("0.5")), Some(Duration::from_millis(500)));
+        assert_eq!(seconds(&bulk("-1")), None);
+        assert_eq!(seconds(&bulk("abc")), None);
+        assert_eq!(seconds(&bulk("inf")), None);
+        assert_eq!(seconds(&Value::Nil), None);
+    }
+
+    #[test]
+    fn counters_default_to_zero_and_reject_garbage() {
+        assert_eq!(counter(&Value::Nil, "x").unwrap(), 0);
+        assert_eq!(counter(&bulk("12"), "x").unwrap(), 12);
+        assert_eq!(counter(&bulk("1700000000.25"), "x").unwrap(), 1_700_000_000);
+        assert!(matches!(
+            counter(&bulk("x"), "x"),
+            Err(RsmqError::InvalidReply(_))
+        ));
+        assert!(matches!(
+            counter(&bulk("-3"), "x"),
+            Err(RsmqError::InvalidReply(_))
+        ));
+    }
+
+    #[test]
+    fn message_replies_decode_or_fail_cleanly() {
+        assert!(message(Value::Nil).unwrap().is_none());
+        assert!(matches!(
+            message(Value::Int(-1)),
+            Err(RsmqError::QueueNotFound)
+        ));
+        assert!(matches!(
+            message(Value::Int(7)),
+            Err(RsmqError::InvalidReply(_))
+        ));
+        assert!(matches!(
+            message(Value::Array(vec![bulk("a")])),
+            Err(RsmqError::InvalidReply(_))
+        ));
+        let id = "gqll7vdgzkAAAAAAAAAAAAAAAAAAAAAA";
+        let m = message(Value::Array(vec![
+            bulk(id),
+            bulk("hi"),
+            Value::Int(1),
+            bulk("5"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!((m.rc, m.fr, m.sent), (1, 5, 1_700_000_000_123));
+        assert_eq!(m.message, b"hi");
+    }
+}
