@@ -1,0 +1,236 @@
+//! Test harness: one real `redis-server` per test binary, one namespace per test.
+//!
+//! The server is started on a free port with no persistence, the first time a test asks for
+//! it, and dies with the test binary (a shell watchdog kills it when our stdin pipe closes).
+//! `REDIS_URL` points the tests at another server instead.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rsmq_async::{Rsmq, RsmqOptions};
+
+/// A running Redis server the tests may use.
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    /// Held open for the life of the test binary; closing it stops the server.
+    _watchdog: Option<Mutex<(Child, ChildStdin)>>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("redis://{}:{}/", self.host, self.port)
+    }
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+/// The shared server of this test binary.
+pub fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            let url = if url.contains("://") {
+                url
+            } else {
+                format!("redis://{url}")
+            };
+            let opts = RsmqOptions::from_url(&url).expect("REDIS_URL is not a redis:// URL");
+            return Server {
+                host: opts.host,
+                port: opts.port,
+                _watchdog: None,
+            };
+        }
+        start_server(&[]).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// Starts a private `redis-server` with extra arguments (for tests that stop or reconfigure
+/// it). It dies when the returned `Server` is dropped or the test binary exits.
+pub fn start_server(extra: &[&str]) -> Result<Server, String> {
+    let mut last_err = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = match Command::new("sh")
+            .arg("-c")
+            // Start redis, then wait for our pipe to close (we exited) and kill it.
+            .arg(r#"redis-server "$@" & p=$!; echo started; cat >/dev/null; kill $p 2>/dev/null; wait $p"#)
+            .arg("sh")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => return Err(format!("cannot run sh: {e}")),
+        };
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if ping(port) {
+                // Keep draining redis' stdout so it never blocks on a full pipe.
+                std::thread::spawn(move || {
+                    let mut sink = Vec::new();
+                    let _ = out.read_to_end(&mut sink);
+                });
+                return Ok(Server {
+                    host: "127.0.0.1".into(),
+                    port,
+                    _watchdog: Some(Mutex::new((child, stdin))),
+                });
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        last_err = if rest.contains("redis-server: not found")
+            || rest.is_empty() && which_redis().is_none()
+        {
+            "redis-server is not on PATH. Install it (Debian/Ubuntu: `apt-get install redis-server`, \
+             macOS: `brew install redis`) or set REDIS_URL=redis://host:port to use a running server."
+                .into()
+        } else {
+            format!("redis-server did not start on port {port}: {rest}")
+        };
+        if which_redis().is_none() {
+            break;
+        }
+    }
+    Err(last_err)
+}
+
+fn which_redis() -> Option<()> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .any(|d| d.join("redis-server").is_file())
+        .then_some(())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+fn ping(port: u16) -> bool {
+    use std::io::Write;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A fresh namespace for one test.
+pub fn namespace(test: &str) -> String {
+    format!("t{}-{}-{}", std::process::id(), test, fastrand::u32(..))
+}
+
+/// Options for the shared server in a fresh namespace.
+pub fn options(test: &str) -> RsmqOptions {
+    let s = server();
+    RsmqOptions {
+        host: s.host.clone(),
+        port: s.port,
+        ns: namespace(test),
+        ..Default::default()
+    }
+}
+
+/// A client on the shared server in a fresh namespace.
+pub async fn rsmq(test: &str) -> (Rsmq, String) {
+    let opts = options(test);
+    let ns = opts.ns.clone();
+    (
+        Rsmq::new(opts).await.expect("connect to the test redis"),
+        ns,
+    )
+}
+
+/// A plain connection for inspecting and planting raw data.
+pub async fn raw() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server().url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Everything stored under a namespace, in a comparable form.
+pub async fn snapshot(ns: &str) -> Vec<(String, String)> {
+    let mut con = raw().await;
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{ns}:*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let contents = match kind.as_str() {
+            "hash" => {
+                let mut v: Vec<(String, Vec<u8>)> = redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                v.sort();
+                format!("{v:?}")
+            }
+            "zset" => {
+                let v: Vec<(String, String)> = redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                format!("{v:?}")
+            }
+            "set" => {
+                let mut v: Vec<String> = redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                v.sort();
+                format!("{v:?}")
+            }
+            other => other.to_string(),
+        };
+        out.push((key, contents));
+    }
+    out
+}
+
+/// Redis' clock in milliseconds.
+pub async fn redis_now_ms() -> u64 {
+    let mut con = raw().await;
+    let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    s * 1000 + us / 1000
+}
