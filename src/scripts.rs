@@ -85,6 +85,8 @@ fn build(body: &str) -> Script {
 pub(crate) static CREATE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
     build(
         r#"
+-- Fail on a wrong key type before the first write (a script error keeps earlier writes).
+redis.call("SCARD", KEYS[2])
 local sec = clock()
 local created = redis.call("HSETNX", KEYS[1], "vt", ARGV[1])
 redis.call("HSETNX", KEYS[1], "delay", ARGV[2])
@@ -102,9 +104,9 @@ return 1
 pub(crate) static DELETE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
     build(
         r#"
+redis.call("SREM", KEYS[3], ARGV[1])
 local n = redis.call("DEL", KEYS[1])
 redis.call("DEL", KEYS[2])
-redis.call("SREM", KEYS[3], ARGV[1])
 if n == 0 then return -1 end
 return 1
 "#,

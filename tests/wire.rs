@@ -1,0 +1,363 @@
+//! The bytes in Redis: keys, fields, units and the realtime payload, read with plain
+//! commands, plus data planted by other (or broken) writers.
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
+
+/// Score units per second of this build.
+const UNITS: u64 = if cfg!(feature = "break-js-comp") {
+    1_000_000
+} else {
+    1000
+};
+
+fn base36_micros(id: &str) -> u64 {
+    u64::from_str_radix(&id[..10], 36).unwrap()
+}
+
+#[tokio::test]
+async fn queue_hash_holds_whole_seconds_and_epoch_seconds() {
+    let (rsmq, ns) = common::rsmq("wirequeue").await;
+    rsmq.create_queue(
+        "q",
+        Some(Duration::from_secs(45)),
+        Some(Duration::from_secs(3)),
+        Some(2048),
+    )
+    .await
+    .unwrap();
+    let mut con = common::raw().await;
+    let (s, _): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let hash: Vec<(String, String)> = con.hgetall(format!("{ns}:q:Q")).await.unwrap();
+    let get = |f: &str| hash.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone());
+    assert_eq!(get("vt").as_deref(), Some("45"));
+    assert_eq!(get("delay").as_deref(), Some("3"));
+    assert_eq!(get("maxsize").as_deref(), Some("2048"));
+    let created: u64 = get("created").unwrap().parse().unwrap();
+    assert!(created.abs_diff(s) <= 1);
+    assert_eq!(get("modified"), get("created"));
+    assert_eq!(
+        hash.len(),
+        5,
+        "JS writes exactly these five fields: {hash:?}"
+    );
+    let queues: Vec<String> = con.smembers(format!("{ns}:QUEUES")).await.unwrap();
+    assert_eq!(queues, ["q"]);
+}
+
+#[tokio::test]
+async fn send_writes_id_body_score_and_counter_as_js_does() {
+    let (rsmq, ns) = common::rsmq("wiresend").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let id = rsmq
+        .send_message("q", "body", Some(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    // Id: base-36 microseconds of Redis TIME, then 22 alphanumerics.
+    assert_eq!(id.len(), 32);
+    let id_us = base36_micros(&id);
+    let t_us = s * 1_000_000 + us;
+    assert!(
+        id_us >= t_us && id_us - t_us < 2_000_000,
+        "{id_us} vs {t_us}"
+    );
+    assert!(id[10..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    // Score: send time in score units plus the delay, written as an integer.
+    let scores: Vec<(String, String)> = redis::cmd("ZRANGE")
+        .arg(format!("{ns}:q"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(scores.len(), 1);
+    assert_eq!(scores[0].0, id);
+    let score: u64 = scores[0].1.parse().expect("integer score");
+    let sent_units = if UNITS == 1000 { id_us / 1000 } else { id_us };
+    assert_eq!(score, sent_units + 2 * UNITS);
+    let body: String = con.hget(format!("{ns}:q:Q"), &id).await.unwrap();
+    assert_eq!(body, "body");
+    let total: String = con.hget(format!("{ns}:q:Q"), "totalsent").await.unwrap();
+    assert_eq!(total, "1");
+}
+
+#[tokio::test]
+async fn receive_writes_rc_fr_and_the_vt_score() {
+    let (rsmq, ns) = common::rsmq("wirerecv").await;
+    rsmq.create_queue("q", Some(Duration::from_secs(7)), None, None)
+        .await
+        .unwrap();
+    let id = rsmq.send_message("q", "body", None).await.unwrap();
+    let m = rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut con = common::raw().await;
+    let h = format!("{ns}:q:Q");
+    let rc: String = con.hget(&h, format!("{id}:rc")).await.unwrap();
+    let fr: String = con.hget(&h, format!("{id}:fr")).await.unwrap();
+    let recv: String = con.hget(&h, "totalrecv").await.unwrap();
+    assert_eq!((rc.as_str(), recv.as_str()), ("1", "1"));
+    assert_eq!(
+        fr,
+        m.fr.to_string(),
+        "fr is stored as integer epoch milliseconds"
+    );
+    assert_eq!(fr.len(), 13);
+    let score: String = con.zscore(format!("{ns}:q"), &id).await.unwrap();
+    let score: u64 = score.parse().expect("integer score");
+    // The new score is the receive time plus 7 s, in score units.
+    let fr_units = m.fr * (UNITS / 1000);
+    assert!(
+        score >= fr_units + 7 * UNITS && score < fr_units + 7 * UNITS + UNITS / 1000 + 1,
+        "{score} {fr_units}"
+    );
+}
+
+#[tokio::test]
+async fn realtime_publishes_the_queue_size_after_each_send() {
+    let s = common::server();
+    let ns = common::namespace("realtime");
+    let rsmq = Rsmq::new(RsmqOptions {
+        realtime: true,
+        ns: ns.clone(),
+        ..common::options("rt")
+    })
+    .await
+    .unwrap();
+    let quiet = Rsmq::new(RsmqOptions {
+        ns: ns.clone(),
+        ..common::options("rt")
+    })
+    .await
+    .unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let client = redis::Client::open(s.url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(format!("{ns}:rt:q")).await.unwrap();
+    let mut stream = pubsub.on_message();
+    rsmq.send_message("q", "a", None).await.unwrap();
+    quiet.send_message("q", "b", None).await.unwrap(); // realtime off: no publish
+    rsmq.send_message("q", "c", None).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg.get_channel_name(), format!("{ns}:rt:q"));
+        got.push(msg.get_payload::<String>().unwrap());
+    }
+    assert_eq!(got, ["1", "3"]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stream.next())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_body_less_member_never_blocks_the_queue() {
+    let (rsmq, ns) = common::rsmq("bodyless").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    // A crashed non-atomic writer left members at the head of the queue without bodies.
+    for i in 0..3 {
+        let orphan = format!("{:0>10}{}", i, "o".repeat(22));
+        let _: () = con.zadd(format!("{ns}:q"), &orphan, 0).await.unwrap();
+    }
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let m = rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((m.id.as_str(), m.message.as_str()), (id.as_str(), "real"));
+    let left: u64 = con.zcard(format!("{ns}:q")).await.unwrap();
+    assert_eq!(left, 1, "the orphans were dropped");
+
+    let _: () = con
+        .zadd(format!("{ns}:q"), "x".repeat(32), 0)
+        .await
+        .unwrap();
+    let id2 = rsmq.send_message("q", "second", None).await.unwrap();
+    assert_eq!(
+        rsmq.pop_message::<String>("q").await.unwrap().unwrap().id,
+        id2
+    );
+    let _: () = con
+        .zadd(format!("{ns}:q"), "y".repeat(32), 0)
+        .await
+        .unwrap();
+    rsmq.delete_message("q", &id).await.unwrap();
+    assert!(rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn foreign_attribute_data_gives_clear_errors() {
+    let (rsmq, ns) = common::rsmq("foreign").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message("q", "m", None).await.unwrap();
+    let mut con = common::raw().await;
+    let h = format!("{ns}:q:Q");
+
+    // PyRSMQ may store fractional seconds: read them as they are.
+    let _: () = con.hset(&h, "vt", "1.5").await.unwrap();
+    assert_eq!(
+        rsmq.get_queue_attributes("q").await.unwrap().vt,
+        Duration::from_millis(1500)
+    );
+
+    let _: () = con.hset(&h, "vt", "soon").await.unwrap();
+    assert!(matches!(
+        rsmq.get_queue_attributes("q").await,
+        Err(RsmqError::CannotParseVT)
+    ));
+    assert!(matches!(
+        rsmq.receive_message::<String>("q", None).await,
+        Err(RsmqError::CannotParseVT)
+    ));
+    // An explicit vt does not need the stored one.
+    assert!(rsmq
+        .receive_message::<String>("q", Some(Duration::ZERO))
+        .await
+        .unwrap()
+        .is_some());
+    let _: () = con.hset(&h, "vt", "30").await.unwrap();
+
+    let _: () = con.hset(&h, "delay", "-4").await.unwrap();
+    assert!(matches!(
+        rsmq.send_message("q", "m", None).await,
+        Err(RsmqError::CannotParseDelay)
+    ));
+    assert!(matches!(
+        rsmq.get_queue_attributes("q").await,
+        Err(RsmqError::CannotParseDelay)
+    ));
+    let _: () = con.hset(&h, "delay", "0").await.unwrap();
+
+    let _: () = con.hset(&h, "maxsize", "big").await.unwrap();
+    assert!(matches!(
+        rsmq.send_message("q", "m", None).await,
+        Err(RsmqError::CannotParseMaxsize)
+    ));
+    let _: () = con.hset(&h, "maxsize", "65536").await.unwrap();
+
+    let _: () = con.hset(&h, "totalsent", "many").await.unwrap();
+    let err = rsmq.get_queue_attributes("q").await.unwrap_err();
+    assert!(
+        matches!(err, RsmqError::InvalidReply(ref t) if t.contains("totalsent")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_key_types_are_redis_errors_not_panics() {
+    let (rsmq, ns) = common::rsmq("wrongtype").await;
+    let mut con = common::raw().await;
+    let _: () = con.set(format!("{ns}:q:Q"), "not a hash").await.unwrap();
+    let _: () = con.set(format!("{ns}:QUEUES"), "not a set").await.unwrap();
+    assert!(matches!(
+        rsmq.create_queue("q", None, None, None).await,
+        Err(RsmqError::RedisError(_))
+    ));
+    assert!(matches!(
+        rsmq.send_message("q", "m", None).await,
+        Err(RsmqError::RedisError(_))
+    ));
+    assert!(matches!(
+        rsmq.receive_message::<String>("q", None).await,
+        Err(RsmqError::RedisError(_))
+    ));
+    assert!(matches!(
+        rsmq.get_queue_attributes("q").await,
+        Err(RsmqError::RedisError(_))
+    ));
+    assert!(matches!(
+        rsmq.list_queues().await,
+        Err(RsmqError::RedisError(_))
+    ));
+    let _: () = con.del(format!("{ns}:q:Q")).await.unwrap();
+    rsmq.create_queue("r", None, None, None).await.unwrap_err();
+    let _: () = con.del(format!("{ns}:QUEUES")).await.unwrap();
+    let _: () = con.set(format!("{ns}:r"), "not a zset").await.unwrap();
+    rsmq.create_queue("r", None, None, None).await.unwrap();
+    assert!(matches!(
+        rsmq.send_message("r", "m", None).await,
+        Err(RsmqError::RedisError(_))
+    ));
+}
+
+#[tokio::test]
+async fn foreign_ids_are_received_with_sent_zero() {
+    let (rsmq, ns) = common::rsmq("foreignid").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = con
+        .zadd(format!("{ns}:q"), "not-our-format", 0)
+        .await
+        .unwrap();
+    let _: () = con
+        .hset(format!("{ns}:q:Q"), "not-our-format", "hi")
+        .await
+        .unwrap();
+    let m = rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.sent, m.rc),
+        ("not-our-format", "hi", 0, 1)
+    );
+}
+
+#[tokio::test]
+async fn scripts_are_reloaded_after_script_flush() {
+    let (rsmq, _) = common::rsmq("flush").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message("q", "a", None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    rsmq.send_message("q", "b", None).await.unwrap();
+    assert_eq!(
+        rsmq.receive_message::<String>("q", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .message,
+        "a"
+    );
+}
+
+#[cfg(feature = "break-js-comp")]
+#[tokio::test]
+async fn break_js_comp_scores_are_microseconds() {
+    let (rsmq, ns) = common::rsmq("micros").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "m", None).await.unwrap();
+    let mut con = common::raw().await;
+    let score: String = con.zscore(format!("{ns}:q"), &id).await.unwrap();
+    assert_eq!(score.len(), 16, "{score}");
+    assert_eq!(score.parse::<u64>().unwrap(), base36_micros(&id));
+    // Queue attributes are still whole seconds.
+    let vt: String = con.hget(format!("{ns}:q:Q"), "vt").await.unwrap();
+    assert_eq!(vt, "30");
+}
