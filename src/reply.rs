@@ -100,7 +100,7 @@ pub(crate) fn counter(value: &Value, what: &str) -> RsmqResult<u64> {
         return Ok(0);
     }
     match number(value) {
-        Some(n) if n.is_finite() && n >= 0.0 && n < 1.8e19 => Ok(n as u64),
+        Some(n) if (0.0..1.8e19).contains(&n) => Ok(n as u64),
         _ => Err(RsmqError::InvalidReply(format!(
             "`{what}` is not a non-negative number: {}",
             describe(value)

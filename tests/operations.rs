@@ -228,13 +228,13 @@ async fn messages_are_received_in_send_order() {
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted, "ids sort in send order");
-    for i in 0..50 {
+    for (i, id) in ids.iter().enumerate() {
         let m = rsmq
             .receive_message::<String>("q", None)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((m.message, &m.id), (format!("m{i}"), &ids[i]));
+        assert_eq!((m.message, &m.id), (format!("m{i}"), id));
     }
     assert!(rsmq
         .receive_message::<String>("q", None)
