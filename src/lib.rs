@@ -50,3 +50,8 @@ pub use error::{RsmqError, RsmqResult};
 pub use message::{RedisBytes, RsmqMessage};
 pub use options::RsmqOptions;
 pub use redis;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
