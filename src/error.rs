@@ -78,6 +78,14 @@ pub enum RsmqError {
     /// field holding text where a number belongs. The text says what and where.
     #[error("unexpected reply from Redis: {0}")]
     InvalidReply(String),
+    /// No pooled connection became free within the checkout timeout
+    /// ([`PooledRsmq`](crate::PooledRsmq)): every connection is busy, or new ones cannot be
+    /// opened.
+    #[error("no pooled Redis connection became available within the checkout timeout")]
+    PoolTimedOut,
+    /// A message could not be serialized (feature `serde`). Holds the serializer's message.
+    #[error("cannot encode message: {0}")]
+    CannotEncodeMessage(String),
     /// A connection URL could not be parsed. The text never contains the password.
     #[error("invalid Redis URL: {0}")]
     InvalidUrl(String),

@@ -22,9 +22,16 @@
 //! }
 //! ```
 //!
+//! # Clients
+//! - [`Rsmq`]: one multiplexed connection shared by all tasks. Start here.
+//! - [`PooledRsmq`] (`tokio-comp`): a pool of connections, for large bodies.
+//! - [`RsmqSync`] (`sync`): blocking, for code without async.
+//!
 //! # Features
-//! - `tokio-comp` (default): run on Tokio.
-//! - `smol-comp`: run on smol.
+//! - `tokio-comp` (default): run on Tokio; enables `PooledRsmq`.
+//! - `sync` (default): `RsmqSync` and `RsmqConnectionSync`.
+//! - `smol-comp`: run on smol (with `default-features = false`).
+//! - `serde`: typed JSON messages ([`Json`], `RsmqJsonExt`).
 //! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
 //!   client cannot share such queues. With it off, nothing is written that the JavaScript
 //!   client would not write.
@@ -36,20 +43,35 @@ mod connection;
 mod engine;
 mod error;
 mod id;
+#[cfg(feature = "serde")]
+mod json;
 mod keys;
 mod message;
 mod options;
+#[cfg(feature = "tokio-comp")]
+mod pool;
 mod reply;
 mod scripts;
+#[cfg(feature = "sync")]
+mod sync;
 mod validate;
 
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
 pub use connection::RsmqConnection;
 pub use error::{RsmqError, RsmqResult};
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use json::{Json, RsmqJsonExt};
 pub use message::{RedisBytes, RsmqMessage};
 pub use options::RsmqOptions;
+#[cfg(feature = "tokio-comp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
+pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT};
 pub use redis;
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+pub use sync::{RsmqConnectionSync, RsmqSync};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -1,6 +1,9 @@
 //! Every operation of the client against a real Redis: results, errors, counters, order.
 
+#[macro_use]
 mod common;
+
+use common::Client;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -9,9 +12,32 @@ use rsmq_async::{RedisBytes, Rsmq, RsmqConnection, RsmqError, RsmqMessage};
 
 const MS: Duration = Duration::from_millis(1);
 
-#[tokio::test]
-async fn create_queue_applies_js_defaults() {
-    let (rsmq, _) = common::rsmq("defaults").await;
+// The behaviour suite: every test below runs once per client (see `common::suite!`).
+suite! {
+    create_queue_applies_js_defaults,
+    create_queue_twice_is_queue_exists,
+    list_and_delete_queues,
+    send_receive_delete_round_trip,
+    received_message_stays_hidden_for_its_vt_then_returns_with_rc_2,
+    queue_default_vt_hides_received_messages,
+    per_call_delay_holds_a_message_back,
+    queue_default_delay_holds_messages_back,
+    messages_are_received_in_send_order,
+    pop_receives_and_deletes_at_once,
+    pop_after_a_receive_reports_the_first_receive,
+    change_visibility_reports_whether_the_message_exists,
+    set_queue_attributes_changes_and_returns_them,
+    counters_follow_sends_receives_and_hidden_messages,
+    maxsize_is_enforced_in_bytes_and_writes_nothing,
+    operations_on_a_missing_queue_are_queue_not_found,
+    invalid_input_is_rejected_before_anything_is_written,
+    bytes_round_trip_and_undecodable_bodies_keep_their_id,
+    custom_types_are_sent_and_received,
+    unicode_and_empty_bodies_round_trip,
+    clones_share_the_connection_across_tasks,
+}
+
+async fn create_queue_applies_js_defaults<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let now_s = common::redis_now_ms().await / 1000;
     let a = rsmq.get_queue_attributes("q").await.unwrap();
@@ -30,9 +56,7 @@ async fn create_queue_applies_js_defaults() {
     assert_eq!(a.created, a.modified);
 }
 
-#[tokio::test]
-async fn create_queue_twice_is_queue_exists() {
-    let (rsmq, _) = common::rsmq("exists").await;
+async fn create_queue_twice_is_queue_exists<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", Some(Duration::from_secs(5)), None, None)
         .await
         .unwrap();
@@ -47,9 +71,7 @@ async fn create_queue_twice_is_queue_exists() {
     );
 }
 
-#[tokio::test]
-async fn list_and_delete_queues() {
-    let (rsmq, ns) = common::rsmq("list").await;
+async fn list_and_delete_queues<C: Client>(rsmq: C, ns: String) {
     assert!(rsmq.list_queues().await.unwrap().is_empty());
     for q in ["a", "b", "c"] {
         rsmq.create_queue(q, None, None, None).await.unwrap();
@@ -74,9 +96,7 @@ async fn list_and_delete_queues() {
     ));
 }
 
-#[tokio::test]
-async fn send_receive_delete_round_trip() {
-    let (rsmq, _) = common::rsmq("roundtrip").await;
+async fn send_receive_delete_round_trip<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let before = common::redis_now_ms().await;
     let id = rsmq
@@ -106,9 +126,10 @@ async fn send_receive_delete_round_trip() {
     assert_eq!((a.totalsent, a.totalrecv, a.msgs), (1, 1, 0));
 }
 
-#[tokio::test]
-async fn received_message_stays_hidden_for_its_vt_then_returns_with_rc_2() {
-    let (rsmq, _) = common::rsmq("vt").await;
+async fn received_message_stays_hidden_for_its_vt_then_returns_with_rc_2<C: Client>(
+    rsmq: C,
+    _ns: String,
+) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", "m", None).await.unwrap();
     let first = rsmq
@@ -133,9 +154,7 @@ async fn received_message_stays_hidden_for_its_vt_then_returns_with_rc_2() {
     assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().totalrecv, 2);
 }
 
-#[tokio::test]
-async fn queue_default_vt_hides_received_messages() {
-    let (rsmq, _) = common::rsmq("defaultvt").await;
+async fn queue_default_vt_hides_received_messages<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", Some(Duration::from_secs(1)), None, None)
         .await
         .unwrap();
@@ -158,9 +177,7 @@ async fn queue_default_vt_hides_received_messages() {
         .is_some());
 }
 
-#[tokio::test]
-async fn per_call_delay_holds_a_message_back() {
-    let (rsmq, _) = common::rsmq("delay").await;
+async fn per_call_delay_holds_a_message_back<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", "later", Some(300 * MS))
         .await
@@ -183,9 +200,7 @@ async fn per_call_delay_holds_a_message_back() {
     );
 }
 
-#[tokio::test]
-async fn queue_default_delay_holds_messages_back() {
-    let (rsmq, _) = common::rsmq("defaultdelay").await;
+async fn queue_default_delay_holds_messages_back<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, Some(Duration::from_secs(1)), None)
         .await
         .unwrap();
@@ -217,9 +232,7 @@ async fn queue_default_delay_holds_messages_back() {
     );
 }
 
-#[tokio::test]
-async fn messages_are_received_in_send_order() {
-    let (rsmq, _) = common::rsmq("fifo").await;
+async fn messages_are_received_in_send_order<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let mut ids = Vec::new();
     for i in 0..50 {
@@ -243,9 +256,7 @@ async fn messages_are_received_in_send_order() {
         .is_none());
 }
 
-#[tokio::test]
-async fn pop_receives_and_deletes_at_once() {
-    let (rsmq, ns) = common::rsmq("pop").await;
+async fn pop_receives_and_deletes_at_once<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     assert!(rsmq.pop_message::<String>("q").await.unwrap().is_none());
     let id = rsmq.send_message("q", "once", None).await.unwrap();
@@ -266,9 +277,7 @@ async fn pop_receives_and_deletes_at_once() {
     );
 }
 
-#[tokio::test]
-async fn pop_after_a_receive_reports_the_first_receive() {
-    let (rsmq, _) = common::rsmq("popafter").await;
+async fn pop_after_a_receive_reports_the_first_receive<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", "m", None).await.unwrap();
     let r = rsmq
@@ -280,9 +289,7 @@ async fn pop_after_a_receive_reports_the_first_receive() {
     assert_eq!((p.rc, p.fr), (2, r.fr));
 }
 
-#[tokio::test]
-async fn change_visibility_reports_whether_the_message_exists() {
-    let (rsmq, _) = common::rsmq("chvis").await;
+async fn change_visibility_reports_whether_the_message_exists<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let id = rsmq.send_message("q", "m", None).await.unwrap();
     rsmq.receive_message::<String>("q", Some(Duration::from_secs(60)))
@@ -322,9 +329,7 @@ async fn change_visibility_reports_whether_the_message_exists() {
     assert!(matches!(err, RsmqError::QueueNotFound));
 }
 
-#[tokio::test]
-async fn set_queue_attributes_changes_and_returns_them() {
-    let (rsmq, _) = common::rsmq("setattr").await;
+async fn set_queue_attributes_changes_and_returns_them<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let a = rsmq
         .set_queue_attributes("q", Some(Duration::from_secs(60)), None, None)
@@ -356,9 +361,7 @@ async fn set_queue_attributes_changes_and_returns_them() {
     assert!(matches!(err, RsmqError::QueueNotFound));
 }
 
-#[tokio::test]
-async fn counters_follow_sends_receives_and_hidden_messages() {
-    let (rsmq, _) = common::rsmq("counters").await;
+async fn counters_follow_sends_receives_and_hidden_messages<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     for i in 0..5 {
         rsmq.send_message("q", format!("{i}"), None).await.unwrap();
@@ -383,9 +386,7 @@ async fn counters_follow_sends_receives_and_hidden_messages() {
     assert!((3..=5).contains(&a.hiddenmsgs), "{}", a.hiddenmsgs);
 }
 
-#[tokio::test]
-async fn maxsize_is_enforced_in_bytes_and_writes_nothing() {
-    let (rsmq, ns) = common::rsmq("maxsize").await;
+async fn maxsize_is_enforced_in_bytes_and_writes_nothing<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, Some(1024))
         .await
         .unwrap();
@@ -420,9 +421,7 @@ async fn maxsize_is_enforced_in_bytes_and_writes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn operations_on_a_missing_queue_are_queue_not_found() {
-    let (rsmq, ns) = common::rsmq("missing").await;
+async fn operations_on_a_missing_queue_are_queue_not_found<C: Client>(rsmq: C, ns: String) {
     let id = "a".repeat(32);
     let q = "nope";
     assert!(matches!(
@@ -450,9 +449,7 @@ async fn operations_on_a_missing_queue_are_queue_not_found() {
     assert!(common::snapshot(&ns).await.is_empty());
 }
 
-#[tokio::test]
-async fn invalid_input_is_rejected_before_anything_is_written() {
-    let (rsmq, ns) = common::rsmq("invalid").await;
+async fn invalid_input_is_rejected_before_anything_is_written<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let id = rsmq.send_message("q", "m", None).await.unwrap();
     let before = common::snapshot(&ns).await;
@@ -570,9 +567,7 @@ async fn invalid_input_is_rejected_before_anything_is_written() {
     assert_eq!(common::snapshot(&ns).await, before);
 }
 
-#[tokio::test]
-async fn bytes_round_trip_and_undecodable_bodies_keep_their_id() {
-    let (rsmq, _) = common::rsmq("bytes").await;
+async fn bytes_round_trip_and_undecodable_bodies_keep_their_id<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let body = vec![0u8, 159, 146, 150, 255];
     let id = rsmq.send_message("q", body.clone(), None).await.unwrap();
@@ -623,9 +618,7 @@ impl TryFrom<RedisBytes> for Point {
     }
 }
 
-#[tokio::test]
-async fn custom_types_are_sent_and_received() {
-    let (rsmq, _) = common::rsmq("custom").await;
+async fn custom_types_are_sent_and_received<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", Point { x: 3, y: -4 }, None)
         .await
@@ -641,9 +634,7 @@ async fn custom_types_are_sent_and_received() {
     assert!(matches!(err, RsmqError::CannotDecodeMessage(m) if m.message == b"not a point"));
 }
 
-#[tokio::test]
-async fn unicode_and_empty_bodies_round_trip() {
-    let (rsmq, _) = common::rsmq("unicode").await;
+async fn unicode_and_empty_bodies_round_trip<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let bodies = ["", "ascii", "héllo wörld", "日本語 🎉", &"ß".repeat(30_000)];
     for b in bodies {
@@ -661,11 +652,7 @@ async fn unicode_and_empty_bodies_round_trip() {
     }
 }
 
-#[tokio::test]
-async fn clones_share_the_connection_across_tasks() {
-    fn assert_traits<T: Clone + Send + Sync + 'static>() {}
-    assert_traits::<Rsmq>();
-    let (rsmq, _) = common::rsmq("concurrent").await;
+async fn clones_share_the_connection_across_tasks<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let mut tasks = Vec::new();
     for t in 0..8 {
@@ -699,6 +686,16 @@ async fn clones_share_the_connection_across_tasks() {
         }
     }
     assert_eq!(seen.len(), 400);
+}
+
+#[tokio::test]
+async fn clients_are_cheap_to_clone_and_shareable() {
+    fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+    assert_traits::<Rsmq>();
+    #[cfg(feature = "tokio-comp")]
+    assert_traits::<rsmq_async::PooledRsmq>();
+    #[cfg(feature = "sync")]
+    assert_traits::<rsmq_async::RsmqSync>();
 }
 
 #[tokio::test]

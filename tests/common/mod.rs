@@ -234,3 +234,149 @@ pub async fn redis_now_ms() -> u64 {
     let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
     s * 1000 + us / 1000
 }
+
+/// What the behaviour suite needs of a client.
+pub trait Client: rsmq_async::RsmqConnection + Clone + Send + Sync + 'static {}
+impl<T: rsmq_async::RsmqConnection + Clone + Send + Sync + 'static> Client for T {}
+
+/// A pooled client on the shared server in a fresh namespace.
+#[cfg(feature = "tokio-comp")]
+pub async fn pooled(test: &str) -> (rsmq_async::PooledRsmq, String) {
+    let opts = options(test);
+    let ns = opts.ns.clone();
+    let pool = rsmq_async::PoolOptions {
+        max_size: Some(4),
+        min_idle: Some(1),
+    };
+    (
+        rsmq_async::PooledRsmq::new(opts, pool).await.expect("pool"),
+        ns,
+    )
+}
+
+/// A blocking client on the shared server in a fresh namespace, seen through the async trait.
+#[cfg(feature = "sync")]
+pub async fn sync_client(test: &str) -> (SyncAsAsync, String) {
+    let opts = options(test);
+    let ns = opts.ns.clone();
+    (
+        SyncAsAsync(rsmq_async::RsmqSync::new(opts).await.expect("sync client")),
+        ns,
+    )
+}
+
+/// Runs the behaviour suite against [`rsmq_async::RsmqSync`]: each async method calls the
+/// blocking one directly. That blocks the test's runtime thread while the client's own
+/// runtime does the work, which is exactly the "blocking client inside a Tokio program" case.
+#[cfg(feature = "sync")]
+#[derive(Clone)]
+pub struct SyncAsAsync(pub rsmq_async::RsmqSync);
+
+#[cfg(feature = "sync")]
+mod sync_adapter {
+    use std::time::Duration;
+
+    use rsmq_async::{
+        RedisBytes, RsmqConnection, RsmqConnectionSync, RsmqMessage, RsmqQueueAttributes,
+        RsmqResult,
+    };
+
+    impl RsmqConnection for super::SyncAsAsync {
+        async fn change_message_visibility(
+            &self,
+            q: &str,
+            id: &str,
+            vt: Duration,
+        ) -> RsmqResult<bool> {
+            self.0.change_message_visibility(q, id, vt)
+        }
+        async fn create_queue(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+            delay: Option<Duration>,
+            maxsize: Option<i64>,
+        ) -> RsmqResult<()> {
+            self.0.create_queue(q, vt, delay, maxsize)
+        }
+        async fn delete_message(&self, q: &str, id: &str) -> RsmqResult<bool> {
+            self.0.delete_message(q, id)
+        }
+        async fn delete_queue(&self, q: &str) -> RsmqResult<()> {
+            self.0.delete_queue(q)
+        }
+        async fn get_queue_attributes(&self, q: &str) -> RsmqResult<RsmqQueueAttributes> {
+            self.0.get_queue_attributes(q)
+        }
+        async fn list_queues(&self) -> RsmqResult<Vec<String>> {
+            self.0.list_queues()
+        }
+        async fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+            &self,
+            q: &str,
+        ) -> RsmqResult<Option<RsmqMessage<E>>> {
+            self.0.pop_message(q)
+        }
+        async fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+        ) -> RsmqResult<Option<RsmqMessage<E>>> {
+            self.0.receive_message(q, vt)
+        }
+        async fn send_message<E: Into<RedisBytes> + Send>(
+            &self,
+            q: &str,
+            message: E,
+            delay: Option<Duration>,
+        ) -> RsmqResult<String> {
+            self.0.send_message(q, message, delay)
+        }
+        async fn set_queue_attributes(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+            delay: Option<Duration>,
+            maxsize: Option<i64>,
+        ) -> RsmqResult<RsmqQueueAttributes> {
+            self.0.set_queue_attributes(q, vt, delay, maxsize)
+        }
+    }
+}
+
+/// Instantiates each generic `async fn name<C: Client>(client: C, ns: String)` of the calling
+/// test file once per client: `Rsmq`, `PooledRsmq`, and `RsmqSync` (through [`SyncAsAsync`]).
+#[allow(unused_macros)]
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod rsmq_client {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (c, ns) = crate::common::rsmq(stringify!($name)).await;
+                    super::$name(c, ns).await;
+                }
+            )*
+        }
+        #[cfg(feature = "tokio-comp")]
+        mod pooled_client {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (c, ns) = crate::common::pooled(stringify!($name)).await;
+                    super::$name(c, ns).await;
+                }
+            )*
+        }
+        #[cfg(feature = "sync")]
+        mod sync_client {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (c, ns) = crate::common::sync_client(stringify!($name)).await;
+                    super::$name(c, ns).await;
+                }
+            )*
+        }
+    };
+}

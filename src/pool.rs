@@ -1,0 +1,287 @@
+//! [`PooledRsmq`]: the async client over a pool of connections (feature `tokio-comp`).
+//!
+//! Each operation checks out a connection of its own, so one large transfer never waits
+//! behind another. The pool is [bb8](https://docs.rs/bb8), chosen because it is async-native,
+//! small, and already what `redis` integrates with; connections are checked out without a
+//! `PING` (which would double the round trips): a connection that failed with an I/O or
+//! connection error is marked broken and replaced instead.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+use crate::engine::Engine;
+use crate::{
+    RedisBytes, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes,
+    RsmqResult,
+};
+
+/// How big the pool is.
+///
+/// ```
+/// use rsmq_async::PoolOptions;
+///
+/// let pool_opts = PoolOptions { max_size: Some(20), min_idle: Some(5) };
+/// assert_eq!(PoolOptions::default().max_size, None); // bb8's default: 10
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once. Default 10.
+    pub max_size: Option<u32>,
+    /// Connections kept open while idle. Default none.
+    pub min_idle: Option<u32>,
+}
+
+/// How long an operation waits for a free connection before failing with
+/// [`RsmqError::PoolTimedOut`], unless set with [`PooledRsmq::new_with_checkout_timeout`].
+pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pooled connection that remembers whether it failed for good.
+pub(crate) struct PoolConnection {
+    inner: MultiplexedConnection,
+    broken: bool,
+}
+
+impl PoolConnection {
+    fn note(&mut self, err: &redis::RedisError) {
+        if err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error() {
+            self.broken = true;
+        }
+    }
+}
+
+impl ConnectionLike for PoolConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let result = self.inner.req_packed_command(cmd).await;
+            if let Err(e) = &result {
+                self.note(e);
+            }
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let result = self.inner.req_packed_commands(cmd, offset, count).await;
+            if let Err(e) = &result {
+                self.note(e);
+            }
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// Makes and checks the pool's connections.
+pub(crate) struct Manager {
+    client: redis::Client,
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = PoolConnection;
+    type Error = redis::RedisError;
+
+    async fn connect(&self) -> RedisResult<PoolConnection> {
+        let inner = self.client.get_multiplexed_async_connection().await?;
+        Ok(PoolConnection {
+            inner,
+            broken: false,
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut PoolConnection) -> RedisResult<()> {
+        redis::cmd("PING").query_async::<()>(conn).await
+    }
+
+    fn has_broken(&self, conn: &mut PoolConnection) -> bool {
+        conn.broken
+    }
+}
+
+/// The async client over a pool of connections. Use it when bodies are large (images,
+/// documents) and one slow transfer on a shared connection would hold up the others;
+/// otherwise [`Rsmq`](crate::Rsmq) is faster.
+///
+/// Cloning is cheap (clones share the pool); the client is `Send + Sync`.
+///
+/// ```no_run
+/// use rsmq_async::{PoolOptions, PooledRsmq, RsmqConnection};
+///
+/// # async fn f() -> rsmq_async::RsmqResult<()> {
+/// let pool_opts = PoolOptions { max_size: Some(20), min_idle: Some(5) };
+/// let rsmq = PooledRsmq::new(Default::default(), pool_opts).await?;
+/// rsmq.send_message("uploads", vec![0u8; 1 << 20], None).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PooledRsmq {
+    pool: bb8::Pool<Manager>,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for PooledRsmq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledRsmq")
+            .field("engine", &self.engine)
+            .field("pool", &self.pool.state())
+            .finish()
+    }
+}
+
+impl PooledRsmq {
+    /// Opens the pool (and `min_idle` connections). Fails if Redis cannot be reached.
+    pub async fn new(options: RsmqOptions, pool_options: PoolOptions) -> RsmqResult<PooledRsmq> {
+        Self::new_with_checkout_timeout(options, pool_options, DEFAULT_CHECKOUT_TIMEOUT).await
+    }
+
+    /// Like [`new`](Self::new), with the longest wait for a free connection.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use rsmq_async::{PoolOptions, PooledRsmq};
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let rsmq = PooledRsmq::new_with_checkout_timeout(
+    ///     Default::default(),
+    ///     PoolOptions::default(),
+    ///     Duration::from_millis(500),
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn new_with_checkout_timeout(
+        options: RsmqOptions,
+        pool_options: PoolOptions,
+        checkout_timeout: Duration,
+    ) -> RsmqResult<PooledRsmq> {
+        let client = redis::Client::open(options.connection_info()?)?;
+        let mut builder = bb8::Pool::builder()
+            .test_on_check_out(false)
+            .connection_timeout(checkout_timeout)
+            .min_idle(pool_options.min_idle);
+        if let Some(max) = pool_options.max_size {
+            builder = builder.max_size(max);
+        }
+        let manager = Manager { client };
+        // Prove Redis is reachable now, as `Rsmq::new` does, rather than at first use.
+        {
+            use bb8::ManageConnection;
+            let mut probe = manager.connect().await?;
+            manager.is_valid(&mut probe).await?;
+        }
+        let pool = builder.build(manager).await?;
+        Ok(PooledRsmq {
+            pool,
+            engine: Engine::new(&options.ns, options.realtime),
+        })
+    }
+
+    async fn connection(&self) -> RsmqResult<bb8::PooledConnection<'_, Manager>> {
+        self.pool.get().await.map_err(|e| match e {
+            bb8::RunError::User(e) => RsmqError::RedisError(e),
+            bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
+        })
+    }
+}
+
+impl RsmqConnection for PooledRsmq {
+    async fn change_message_visibility(
+        &self,
+        qname: &str,
+        message_id: &str,
+        vt: Duration,
+    ) -> RsmqResult<bool> {
+        let mut con = self.connection().await?;
+        self.engine
+            .change_message_visibility(&mut *con, qname, message_id, vt)
+            .await
+    }
+
+    async fn create_queue(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<()> {
+        let mut con = self.connection().await?;
+        self.engine
+            .create_queue(&mut *con, qname, vt, delay, maxsize)
+            .await
+    }
+
+    async fn delete_message(&self, qname: &str, message_id: &str) -> RsmqResult<bool> {
+        let mut con = self.connection().await?;
+        self.engine
+            .delete_message(&mut *con, qname, message_id)
+            .await
+    }
+
+    async fn delete_queue(&self, qname: &str) -> RsmqResult<()> {
+        let mut con = self.connection().await?;
+        self.engine.delete_queue(&mut *con, qname).await
+    }
+
+    async fn get_queue_attributes(&self, qname: &str) -> RsmqResult<RsmqQueueAttributes> {
+        let mut con = self.connection().await?;
+        self.engine.get_queue_attributes(&mut *con, qname).await
+    }
+
+    async fn list_queues(&self) -> RsmqResult<Vec<String>> {
+        let mut con = self.connection().await?;
+        self.engine.list_queues(&mut *con).await
+    }
+
+    async fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let mut con = self.connection().await?;
+        self.engine.pop_message(&mut *con, qname).await
+    }
+
+    async fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let mut con = self.connection().await?;
+        self.engine.receive_message(&mut *con, qname, vt).await
+    }
+
+    async fn send_message<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        message: E,
+        delay: Option<Duration>,
+    ) -> RsmqResult<String> {
+        let message = message.into();
+        let mut con = self.connection().await?;
+        self.engine
+            .send_message(&mut *con, qname, message, delay)
+            .await
+    }
+
+    async fn set_queue_attributes(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<RsmqQueueAttributes> {
+        let mut con = self.connection().await?;
+        self.engine
+            .set_queue_attributes(&mut *con, qname, vt, delay, maxsize)
+            .await
+    }
+}

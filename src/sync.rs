@@ -1,0 +1,279 @@
+//! [`RsmqSync`]: the blocking client, and its trait [`RsmqConnectionSync`] (feature `sync`).
+//!
+//! The client owns a small Tokio runtime of its own (one worker thread) on which its
+//! connection lives. A blocking call sends the operation to that runtime and waits on a plain
+//! channel, so it works from an ordinary `fn main`, from any thread, and even from inside
+//! another Tokio runtime (where it blocks that worker thread while it waits: prefer the async
+//! [`Rsmq`] there). It never starts or blocks on a runtime from within a runtime, and its
+//! runtime is shut down without blocking when the last clone is dropped.
+
+use std::future::Future;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use crate::{
+    RedisBytes, Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes,
+    RsmqResult,
+};
+
+/// The RSMQ operations, blocking. Same meaning, arguments and errors as [`RsmqConnection`].
+///
+/// ```no_run
+/// use rsmq_async::{RsmqConnectionSync, RsmqResult};
+///
+/// fn drain<C: RsmqConnectionSync>(rsmq: &C, qname: &str) -> RsmqResult<usize> {
+///     let mut n = 0;
+///     while let Some(msg) = rsmq.receive_message::<String>(qname, None)? {
+///         rsmq.delete_message(qname, &msg.id)?;
+///         n += 1;
+///     }
+///     Ok(n)
+/// }
+/// ```
+pub trait RsmqConnectionSync {
+    /// See [`RsmqConnection::change_message_visibility`].
+    fn change_message_visibility(
+        &self,
+        qname: &str,
+        message_id: &str,
+        vt: Duration,
+    ) -> RsmqResult<bool>;
+    /// See [`RsmqConnection::create_queue`].
+    fn create_queue(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<()>;
+    /// See [`RsmqConnection::delete_message`].
+    fn delete_message(&self, qname: &str, message_id: &str) -> RsmqResult<bool>;
+    /// See [`RsmqConnection::delete_queue`].
+    fn delete_queue(&self, qname: &str) -> RsmqResult<()>;
+    /// See [`RsmqConnection::get_queue_attributes`].
+    fn get_queue_attributes(&self, qname: &str) -> RsmqResult<RsmqQueueAttributes>;
+    /// See [`RsmqConnection::list_queues`].
+    fn list_queues(&self) -> RsmqResult<Vec<String>>;
+    /// See [`RsmqConnection::pop_message`].
+    fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::receive_message`].
+    fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::send_message`].
+    fn send_message<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        message: E,
+        delay: Option<Duration>,
+    ) -> RsmqResult<String>;
+    /// See [`RsmqConnection::set_queue_attributes`].
+    fn set_queue_attributes(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<RsmqQueueAttributes>;
+}
+
+/// Owns the runtime; shuts it down without blocking, so dropping the client inside an async
+/// context never panics.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Runtime {
+    fn new() -> RsmqResult<Self> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("rsmq-sync")
+            .enable_all()
+            .build()
+            .map(|rt| Runtime(Some(rt)))
+            .map_err(|e| RsmqError::RedisError(e.into()))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("present until drop").handle()
+    }
+}
+
+/// The blocking client.
+///
+/// Cloning is cheap (clones share the runtime and the connection); it is `Send + Sync`.
+///
+/// ```no_run
+/// use rsmq_async::{RsmqConnectionSync, RsmqSync};
+///
+/// fn main() -> rsmq_async::RsmqResult<()> {
+///     let rsmq = RsmqSync::connect(Default::default())?;
+///     rsmq.send_message("myqueue", "hello", None)?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct RsmqSync {
+    inner: Rsmq,
+    runtime: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for RsmqSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsmqSync")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// Runs `fut` on `runtime` and waits for it on a plain channel (never `block_on`).
+fn wait<T, F>(runtime: &Runtime, fut: F) -> RsmqResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = RsmqResult<T>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime.handle().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().unwrap_or_else(|_| {
+        Err(RsmqError::RedisError(
+            (redis::ErrorKind::Io, "the RsmqSync runtime stopped").into(),
+        ))
+    })
+}
+
+impl RsmqSync {
+    /// Connects, for use from async code as in earlier versions:
+    /// `RsmqSync::new(options).await?`. From blocking code, use [`connect`](Self::connect).
+    pub async fn new(options: RsmqOptions) -> RsmqResult<RsmqSync> {
+        let runtime = Runtime::new()?;
+        let inner = runtime
+            .handle()
+            .spawn(Rsmq::new(options))
+            .await
+            .map_err(|e| RsmqError::RedisError(std::io::Error::other(e.to_string()).into()))??;
+        Ok(RsmqSync {
+            inner,
+            runtime: Arc::new(runtime),
+        })
+    }
+
+    /// Connects, blocking. Works with or without a surrounding runtime.
+    ///
+    /// ```no_run
+    /// let rsmq = rsmq_async::RsmqSync::connect(Default::default())?;
+    /// # Ok::<(), rsmq_async::RsmqError>(())
+    /// ```
+    pub fn connect(options: RsmqOptions) -> RsmqResult<RsmqSync> {
+        let runtime = Runtime::new()?;
+        let inner = wait(&runtime, Rsmq::new(options))?;
+        Ok(RsmqSync {
+            inner,
+            runtime: Arc::new(runtime),
+        })
+    }
+
+    /// Runs an operation of the async client on the runtime and waits for it.
+    fn run<T, F, Fut>(&self, op: F) -> RsmqResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Rsmq) -> Fut,
+        Fut: Future<Output = RsmqResult<T>> + Send + 'static,
+    {
+        wait(&self.runtime, op(self.inner.clone()))
+    }
+}
+
+impl RsmqConnectionSync for RsmqSync {
+    fn change_message_visibility(
+        &self,
+        qname: &str,
+        message_id: &str,
+        vt: Duration,
+    ) -> RsmqResult<bool> {
+        let (q, id) = (qname.to_owned(), message_id.to_owned());
+        self.run(|c| async move { c.change_message_visibility(&q, &id, vt).await })
+    }
+
+    fn create_queue(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<()> {
+        let q = qname.to_owned();
+        self.run(|c| async move { c.create_queue(&q, vt, delay, maxsize).await })
+    }
+
+    fn delete_message(&self, qname: &str, message_id: &str) -> RsmqResult<bool> {
+        let (q, id) = (qname.to_owned(), message_id.to_owned());
+        self.run(|c| async move { c.delete_message(&q, &id).await })
+    }
+
+    fn delete_queue(&self, qname: &str) -> RsmqResult<()> {
+        let q = qname.to_owned();
+        self.run(|c| async move { c.delete_queue(&q).await })
+    }
+
+    fn get_queue_attributes(&self, qname: &str) -> RsmqResult<RsmqQueueAttributes> {
+        let q = qname.to_owned();
+        self.run(|c| async move { c.get_queue_attributes(&q).await })
+    }
+
+    fn list_queues(&self) -> RsmqResult<Vec<String>> {
+        self.run(|c| async move { c.list_queues().await })
+    }
+
+    fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let q = qname.to_owned();
+        let raw = self.run(|c| async move { c.pop_message::<Vec<u8>>(&q).await })?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let q = qname.to_owned();
+        let raw = self.run(|c| async move { c.receive_message::<Vec<u8>>(&q, vt).await })?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    fn send_message<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        message: E,
+        delay: Option<Duration>,
+    ) -> RsmqResult<String> {
+        let (q, body) = (qname.to_owned(), message.into());
+        self.run(|c| async move { c.send_message(&q, body, delay).await })
+    }
+
+    fn set_queue_attributes(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        delay: Option<Duration>,
+        maxsize: Option<i64>,
+    ) -> RsmqResult<RsmqQueueAttributes> {
+        let q = qname.to_owned();
+        self.run(|c| async move { c.set_queue_attributes(&q, vt, delay, maxsize).await })
+    }
+}

@@ -1,0 +1,276 @@
+//! What differs between the clients: the pool's limits and repairs, the blocking client's
+//! runtime independence, smol, and typed JSON bodies.
+
+#[macro_use]
+mod common;
+
+#[allow(unused_imports)]
+use std::time::Duration;
+
+#[allow(unused_imports)]
+use rsmq_async::{RsmqConnection, RsmqError, RsmqOptions};
+
+#[allow(dead_code)]
+fn private_options(server: &common::Server, test: &str) -> RsmqOptions {
+    RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace(test),
+        ..Default::default()
+    }
+}
+
+#[cfg(feature = "tokio-comp")]
+mod pooled {
+    use super::*;
+    use rsmq_async::{PoolOptions, PooledRsmq};
+
+    #[tokio::test]
+    async fn an_exhausted_pool_is_a_clear_timeout_error() {
+        let server = common::start_server(&["--enable-debug-command", "yes"]).unwrap();
+        let opts = private_options(&server, "exhausted");
+        let pool = PoolOptions {
+            max_size: Some(1),
+            min_idle: None,
+        };
+        let rsmq = PooledRsmq::new_with_checkout_timeout(opts, pool, Duration::from_millis(100))
+            .await
+            .unwrap();
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        // Stall the server so the one connection stays checked out.
+        let slow = tokio::spawn(async move {
+            let client = redis::Client::open(server.url()).unwrap();
+            let mut con = client.get_multiplexed_async_connection().await.unwrap();
+            let _: () = redis::cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("0.4")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            server
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let busy = rsmq.clone();
+        let holder = tokio::spawn(async move { busy.send_message("q", "a", None).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = rsmq.send_message("q", "b", None).await.unwrap_err();
+        assert!(matches!(err, RsmqError::PoolTimedOut), "{err:?}");
+        assert!(err.to_string().contains("checkout timeout"));
+        holder.await.unwrap().unwrap();
+        let _server = slow.await.unwrap();
+        assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().totalsent, 1);
+    }
+
+    #[tokio::test]
+    async fn a_killed_pooled_connection_is_replaced() {
+        let server = common::start_server(&[]).unwrap();
+        let opts = private_options(&server, "killed");
+        let pool = PoolOptions {
+            max_size: Some(2),
+            min_idle: Some(2),
+        };
+        let rsmq = PooledRsmq::new(opts, pool).await.unwrap();
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        // Each dead connection may fail once; then it is replaced and calls succeed again.
+        let mut failures = 0;
+        let mut sent = 0;
+        while sent < 5 {
+            match rsmq.send_message("q", "m", None).await {
+                Ok(_) => sent += 1,
+                Err(RsmqError::RedisError(_)) => failures += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+            assert!(failures <= 2, "dead connections are not being replaced");
+        }
+        assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().totalsent, 5);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_fails_at_construction() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let opts = RsmqOptions {
+            host: "127.0.0.1".into(),
+            port,
+            ..Default::default()
+        };
+        let err = PooledRsmq::new(opts, PoolOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    }
+}
+
+#[cfg(feature = "sync")]
+mod sync {
+    use super::*;
+    use rsmq_async::{RsmqConnectionSync, RsmqSync};
+
+    fn exercise(rsmq: &RsmqSync) {
+        rsmq.create_queue("q", None, None, None).unwrap();
+        rsmq.send_message("q", "hello", None).unwrap();
+        let m = rsmq.receive_message::<String>("q", None).unwrap().unwrap();
+        assert_eq!(m.message, "hello");
+        assert!(rsmq.delete_message("q", &m.id).unwrap());
+    }
+
+    #[test]
+    fn works_from_a_plain_thread_without_a_runtime() {
+        let rsmq = RsmqSync::connect(common::options("plain")).unwrap();
+        exercise(&rsmq);
+        let clone = rsmq.clone();
+        std::thread::spawn(move || {
+            clone
+                .send_message("q", "from another thread", None)
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            rsmq.pop_message::<String>("q").unwrap().unwrap().message,
+            "from another thread"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn works_and_drops_inside_a_current_thread_runtime() {
+        let rsmq = RsmqSync::new(common::options("inside1")).await.unwrap();
+        exercise(&rsmq);
+        drop(rsmq); // must not panic with "cannot drop a runtime in an async context"
+        let rsmq = RsmqSync::connect(common::options("inside1b")).unwrap();
+        exercise(&rsmq);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn works_inside_a_multi_thread_runtime_and_its_blocking_pool() {
+        let rsmq = RsmqSync::new(common::options("inside2")).await.unwrap();
+        exercise(&rsmq);
+        let clone = rsmq.clone();
+        tokio::task::spawn_blocking(move || clone.send_message("q", "x", None).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            rsmq.pop_message::<String>("q").unwrap().unwrap().message,
+            "x"
+        );
+    }
+
+    #[test]
+    fn undecodable_bodies_keep_their_id() {
+        let rsmq = RsmqSync::connect(common::options("syncpoison")).unwrap();
+        rsmq.create_queue("q", None, None, None).unwrap();
+        let id = rsmq.send_message("q", vec![0xffu8], None).unwrap();
+        let err = rsmq.receive_message::<String>("q", None).unwrap_err();
+        assert!(matches!(err, RsmqError::CannotDecodeMessage(m) if m.id == id));
+    }
+}
+
+#[cfg(feature = "smol-comp")]
+#[test]
+fn the_async_client_runs_on_smol() {
+    smol::block_on(async {
+        let rsmq = rsmq_async::Rsmq::new(common::options("smol"))
+            .await
+            .unwrap();
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        rsmq.send_message("q", "on smol", None).await.unwrap();
+        let m = rsmq
+            .receive_message::<String>("q", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.message, "on smol");
+        assert!(rsmq.delete_message("q", &m.id).await.unwrap());
+    });
+}
+
+#[cfg(feature = "serde")]
+mod json {
+    use super::*;
+    use rsmq_async::{Json, RsmqJsonExt};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+    struct Job {
+        id: u32,
+        name: String,
+        tags: Vec<String>,
+    }
+
+    async fn json_round_trip<C: common::Client>(rsmq: C, _ns: String) {
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        let job = Job {
+            id: 7,
+            name: "résumé".into(),
+            tags: vec!["a".into()],
+        };
+        rsmq.send_json("q", &job, None).await.unwrap();
+        rsmq.send_json("q", &job, None).await.unwrap();
+        let m = rsmq.receive_json::<Job>("q", None).await.unwrap().unwrap();
+        assert_eq!(m.message, job);
+        let raw = rsmq
+            .receive_message::<String>("q", Some(Duration::ZERO))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw.message, r#"{"id":7,"name":"résumé","tags":["a"]}"#);
+        assert_eq!(
+            rsmq.pop_json::<Job>("q").await.unwrap().unwrap().message,
+            job
+        );
+        let m = rsmq.receive_message::<Json<Job>>("q", None).await.unwrap();
+        assert!(m.is_none());
+    }
+
+    async fn a_body_that_is_not_json_keeps_its_id<C: common::Client>(rsmq: C, _ns: String) {
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        let id = rsmq.send_message("q", "{not json", None).await.unwrap();
+        let err = rsmq.receive_json::<Job>("q", None).await.unwrap_err();
+        let RsmqError::CannotDecodeMessage(m) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (m.id.as_str(), m.message.as_slice()),
+            (id.as_str(), b"{not json".as_slice())
+        );
+        let id = rsmq
+            .send_json("q", &serde_json::json!({"id": "x"}), None)
+            .await
+            .unwrap();
+        let err = rsmq.pop_json::<Job>("q").await.unwrap_err();
+        assert!(
+            matches!(err, RsmqError::CannotDecodeMessage(ref m) if m.id == id),
+            "{err:?}"
+        );
+    }
+
+    async fn values_json_cannot_hold_are_encode_errors<C: common::Client>(rsmq: C, ns: String) {
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        let before = common::snapshot(&ns).await;
+        let mut bad = std::collections::HashMap::new();
+        bad.insert((1, 2), "tuple keys are not JSON");
+        let err = rsmq.send_json("q", &bad, None).await.unwrap_err();
+        assert!(matches!(err, RsmqError::CannotEncodeMessage(_)), "{err:?}");
+        assert_eq!(common::snapshot(&ns).await, before);
+    }
+
+    suite! {
+        json_round_trip,
+        a_body_that_is_not_json_keeps_its_id,
+        values_json_cannot_hold_are_encode_errors,
+    }
+}
