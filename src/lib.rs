@@ -74,6 +74,6 @@ pub use redis;
 pub use sync::{RsmqConnectionSync, RsmqSync};
 
 /// The README's examples, compiled as doc tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
