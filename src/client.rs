@@ -1,15 +1,16 @@
 //! [`Rsmq`]: the async client over one multiplexed, self-reconnecting connection.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::engine::Engine;
-use crate::{
-    RedisBytes, RsmqConnection, RsmqMessage, RsmqOptions, RsmqQueueAttributes, RsmqResult,
-};
+use crate::facade::Owned;
+use crate::wait::Waiter;
+use crate::{RsmqOptions, RsmqResult};
 
 /// The Redis connection a client holds: one multiplexed connection that many tasks share.
 #[derive(Clone)]
@@ -74,6 +75,7 @@ impl ConnectionLike for Connection {
 pub struct Rsmq {
     connection: Connection,
     engine: Engine,
+    waiter: Arc<Waiter>,
 }
 
 impl fmt::Debug for Rsmq {
@@ -100,14 +102,20 @@ impl Rsmq {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let manager = ConnectionManager::new_with_config(client, config).await?;
+        let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
             engine: Engine::new(&options.ns, options.realtime),
+            waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }
 
     /// Uses a connection you made yourself. `ns` defaults to `rsmq`.
+    ///
+    /// Such a client cannot open the subscriber connection of long polling, so its
+    /// [`receive_message_wait`](crate::RsmqConnection::receive_message_wait) relies on
+    /// timers alone (it wakes at the next message's due time or every
+    /// [`FALLBACK_POLL`](crate::FALLBACK_POLL)).
     ///
     /// ```no_run
     /// use rsmq_async::Rsmq;
@@ -123,100 +131,18 @@ impl Rsmq {
         realtime: bool,
         ns: Option<&str>,
     ) -> Rsmq {
+        let ns = ns.unwrap_or("rsmq");
         Rsmq {
             connection: Connection::Multiplexed(connection),
-            engine: Engine::new(ns.unwrap_or("rsmq"), realtime),
+            engine: Engine::new(ns, realtime),
+            waiter: Arc::new(Waiter::new(None, ns)),
         }
     }
-}
 
-impl RsmqConnection for Rsmq {
-    async fn change_message_visibility(
-        &self,
-        qname: &str,
-        message_id: &str,
-        vt: Duration,
-    ) -> RsmqResult<bool> {
-        let mut con = self.connection.clone();
-        self.engine
-            .change_message_visibility(&mut con, qname, message_id, vt)
-            .await
-    }
-
-    async fn create_queue(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-        delay: Option<Duration>,
-        maxsize: Option<i64>,
-    ) -> RsmqResult<()> {
-        let mut con = self.connection.clone();
-        self.engine
-            .create_queue(&mut con, qname, vt, delay, maxsize)
-            .await
-    }
-
-    async fn delete_message(&self, qname: &str, message_id: &str) -> RsmqResult<bool> {
-        let mut con = self.connection.clone();
-        self.engine
-            .delete_message(&mut con, qname, message_id)
-            .await
-    }
-
-    async fn delete_queue(&self, qname: &str) -> RsmqResult<()> {
-        let mut con = self.connection.clone();
-        self.engine.delete_queue(&mut con, qname).await
-    }
-
-    async fn get_queue_attributes(&self, qname: &str) -> RsmqResult<RsmqQueueAttributes> {
-        let mut con = self.connection.clone();
-        self.engine.get_queue_attributes(&mut con, qname).await
-    }
-
-    async fn list_queues(&self) -> RsmqResult<Vec<String>> {
-        let mut con = self.connection.clone();
-        self.engine.list_queues(&mut con).await
-    }
-
-    async fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
-        &self,
-        qname: &str,
-    ) -> RsmqResult<Option<RsmqMessage<E>>> {
-        let mut con = self.connection.clone();
-        self.engine.pop_message(&mut con, qname).await
-    }
-
-    async fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-    ) -> RsmqResult<Option<RsmqMessage<E>>> {
-        let mut con = self.connection.clone();
-        self.engine.receive_message(&mut con, qname, vt).await
-    }
-
-    async fn send_message<E: Into<RedisBytes> + Send>(
-        &self,
-        qname: &str,
-        message: E,
-        delay: Option<Duration>,
-    ) -> RsmqResult<String> {
-        let mut con = self.connection.clone();
-        self.engine
-            .send_message(&mut con, qname, message.into(), delay)
-            .await
-    }
-
-    async fn set_queue_attributes(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-        delay: Option<Duration>,
-        maxsize: Option<i64>,
-    ) -> RsmqResult<RsmqQueueAttributes> {
-        let mut con = self.connection.clone();
-        self.engine
-            .set_queue_attributes(&mut con, qname, vt, delay, maxsize)
-            .await
+    /// A connection for one operation: a clone of the shared multiplexed handle.
+    async fn conn(&self) -> RsmqResult<Owned<Connection>> {
+        Ok(Owned(self.connection.clone()))
     }
 }
+
+crate::facade::impl_rsmq_connection!(Rsmq);

@@ -200,4 +200,185 @@ pub trait RsmqConnection {
         delay: Option<Duration>,
         maxsize: Option<i64>,
     ) -> impl Future<Output = RsmqResult<RsmqQueueAttributes>> + Send;
+
+    /// Sends several messages in one atomic step: all are stored or none (every body is
+    /// checked against `maxsize` first). Returns the ids in input order; receivers get the
+    /// messages in that order (their ids and scores increase through the batch). At most
+    /// [`MAX_BATCH`](crate::MAX_BATCH) messages; with `realtime`, one notification per batch.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let ids = rsmq.send_message_batch("jobs", vec!["a", "b", "c"], None).await?;
+    /// assert_eq!(ids.len(), 3);
+    /// # Ok(()) }
+    /// ```
+    fn send_message_batch<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        messages: Vec<E>,
+        delay: Option<Duration>,
+    ) -> impl Future<Output = RsmqResult<Vec<String>>> + Send;
+
+    /// Receives up to `max` messages (at most [`MAX_BATCH`](crate::MAX_BATCH)) in one atomic
+    /// step, each hidden for `vt`. Returns fewer (or none) when fewer are receivable.
+    ///
+    /// If a body cannot be decoded into `E`, the call fails with `CannotDecodeMessage` for the
+    /// first such message; the batch's other messages have been received too and come back
+    /// after `vt`. Receive as `Vec<u8>` to decode each message yourself.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// for msg in rsmq.receive_message_batch::<String>("jobs", None, 10).await? {
+    ///     println!("{}", msg.message);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn receive_message_batch<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        max: u32,
+    ) -> impl Future<Output = RsmqResult<Vec<RsmqMessage<E>>>> + Send;
+
+    /// Deletes several messages in one atomic step. Returns how many were there.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let batch = rsmq.receive_message_batch::<String>("jobs", None, 10).await?;
+    /// let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+    /// rsmq.delete_message_batch("jobs", &ids).await?;
+    /// # Ok(()) }
+    /// ```
+    fn delete_message_batch<S: AsRef<str> + Sync>(
+        &self,
+        qname: &str,
+        ids: &[S],
+    ) -> impl Future<Output = RsmqResult<u64>> + Send;
+
+    /// Changes the visibility of several messages in one atomic step. Returns how many were
+    /// there. Errors with `QueueNotFound`.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # use std::time::Duration;
+    /// # async fn f(rsmq: Rsmq, ids: Vec<String>) -> rsmq_async::RsmqResult<()> {
+    /// rsmq.change_message_visibility_batch("jobs", &ids, Duration::ZERO).await?;
+    /// # Ok(()) }
+    /// ```
+    fn change_message_visibility_batch<S: AsRef<str> + Sync>(
+        &self,
+        qname: &str,
+        ids: &[S],
+        vt: Duration,
+    ) -> impl Future<Output = RsmqResult<u64>> + Send;
+
+    /// Moves a message from `src` to `dst` in one atomic step, keeping its id, body, `rc`
+    /// and `fr`; it is receivable in `dst` at once. Returns whether it was in `src`. Both
+    /// queues must exist (`QueueNotFound`) and differ (`SameQueue`).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq, id: String) -> rsmq_async::RsmqResult<()> {
+    /// rsmq.move_message("jobs", &id, "jobs-dead").await?;
+    /// # Ok(()) }
+    /// ```
+    fn move_message(
+        &self,
+        src: &str,
+        message_id: &str,
+        dst: &str,
+    ) -> impl Future<Output = RsmqResult<bool>> + Send;
+
+    /// Receives like [`receive_message`](Self::receive_message), but a message that has
+    /// already been received `max_receives` times is moved to the dead-letter queue `dlq`
+    /// (keeping `rc` and `fr`) instead, and the next one is tried, all in one atomic step.
+    /// `max_receives = 0` sends everything to the DLQ. The DLQ is an ordinary queue; both
+    /// must exist and differ.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// // Give each job 5 attempts, then park it in jobs-dead.
+    /// let msg = rsmq.receive_message_or_dlq::<String>("jobs", None, "jobs-dead", 5).await?;
+    /// # Ok(()) }
+    /// ```
+    fn receive_message_or_dlq<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        dlq: &str,
+        max_receives: u64,
+    ) -> impl Future<Output = RsmqResult<Option<RsmqMessage<E>>>> + Send;
+
+    /// Moves up to `max` receivable messages (at most [`MAX_BATCH`](crate::MAX_BATCH)) from
+    /// the dead-letter queue `dlq` back to `dst`, oldest first, receivable at once, with their
+    /// receive count and first-receive time reset so they get a fresh budget. Returns how
+    /// many moved. Messages hidden in the DLQ (being inspected) stay.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let moved = rsmq.redrive("jobs-dead", "jobs", 100).await?;
+    /// # Ok(()) }
+    /// ```
+    fn redrive(
+        &self,
+        dlq: &str,
+        dst: &str,
+        max: u32,
+    ) -> impl Future<Output = RsmqResult<u64>> + Send;
+
+    /// Receives a message, waiting up to `wait` for one to become receivable. Returns as soon
+    /// as one does: it wakes on the realtime notification of producers with `realtime`, at
+    /// the due time of the next hidden or delayed message, and at least every
+    /// [`FALLBACK_POLL`](crate::FALLBACK_POLL) (a notification can be lost, and producers
+    /// without `realtime` send none). `None` when `wait` passes without a message.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # use std::time::Duration;
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// loop {
+    ///     if let Some(msg) = rsmq.receive_message_wait::<String>("jobs", None, Duration::from_secs(20)).await? {
+    ///         rsmq.delete_message("jobs", &msg.id).await?;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    fn receive_message_wait<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        wait: Duration,
+    ) -> impl Future<Output = RsmqResult<Option<RsmqMessage<E>>>> + Send;
+
+    /// Returns up to `max` receivable messages (at most [`MAX_BATCH`](crate::MAX_BATCH)), in
+    /// receive order, without receiving them: nothing changes in Redis. `rc` and `fr` are as
+    /// stored (0 for a message never received). Errors with `QueueNotFound`.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let next = rsmq.peek_messages::<String>("jobs", 5).await?;
+    /// # Ok(()) }
+    /// ```
+    fn peek_messages<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+        &self,
+        qname: &str,
+        max: u32,
+    ) -> impl Future<Output = RsmqResult<Vec<RsmqMessage<E>>>> + Send;
+
+    /// Removes every message of a queue and keeps the queue, its attributes and its
+    /// counters. Returns how many messages there were. Errors with `QueueNotFound`.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let removed = rsmq.purge_queue("jobs").await?;
+    /// # Ok(()) }
+    /// ```
+    fn purge_queue(&self, qname: &str) -> impl Future<Output = RsmqResult<u64>> + Send;
 }

@@ -151,17 +151,12 @@ impl Engine {
             .map(|d| validate::call_duration(d, "delay"))
             .transpose()?;
         let keys = self.keys(qname);
-        let channel = if self.realtime {
-            keys::realtime_channel(&self.ns, qname)
-        } else {
-            String::new()
-        };
         let mut call = scripts::SEND_MESSAGE.key(keys.messages());
         call.key(keys.queue())
             .arg(id::random_suffix())
             .arg(message.0)
             .arg(delay.map(|d| d.to_string()).unwrap_or_default())
-            .arg(channel);
+            .arg(self.channel(qname));
         reply::string(run(con, &call).await?, "message id")
     }
 
@@ -181,8 +176,24 @@ impl Engine {
         let mut call = scripts::RECEIVE_MESSAGE.key(keys.messages());
         call.key(keys.queue())
             .arg(vt.map(|d| d.to_string()).unwrap_or_default());
-        let raw = reply::message(run(con, &call).await?)?;
+        let raw = reply::maybe_message(run(con, &call).await?)?;
         raw.map(RsmqMessage::decode).transpose()
+    }
+
+    /// Receives the next message, or tells when the next one is due (for long polling).
+    pub(crate) async fn receive_next<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<Duration>,
+    ) -> RsmqResult<reply::Received> {
+        validate::qname(qname)?;
+        let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
+        let keys = self.keys(qname);
+        let mut call = scripts::RECEIVE_MESSAGE.key(keys.messages());
+        call.key(keys.queue())
+            .arg(vt.map(|d| d.to_string()).unwrap_or_default());
+        reply::received(run(con, &call).await?)
     }
 
     pub(crate) async fn pop_message<C, E>(
@@ -198,7 +209,7 @@ impl Engine {
         let keys = self.keys(qname);
         let mut call = scripts::POP_MESSAGE.key(keys.messages());
         call.key(keys.queue());
-        let raw = reply::message(run(con, &call).await?)?;
+        let raw = reply::maybe_message(run(con, &call).await?)?;
         raw.map(RsmqMessage::decode).transpose()
     }
 
@@ -231,4 +242,227 @@ impl Engine {
         call.key(keys.queue()).arg(message_id).arg(vt);
         reply::flag(run(con, &call).await?, "change visibility")
     }
+
+    fn channel(&self, qname: &str) -> String {
+        if self.realtime {
+            keys::realtime_channel(&self.ns, qname)
+        } else {
+            String::new()
+        }
+    }
+
+    pub(crate) async fn send_message_batch<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        messages: Vec<RedisBytes>,
+        delay: Option<Duration>,
+    ) -> RsmqResult<Vec<String>> {
+        validate::qname(qname)?;
+        validate::batch_len(messages.len())?;
+        let delay = delay
+            .map(|d| validate::call_duration(d, "delay"))
+            .transpose()?;
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = self.keys(qname);
+        let mut call = scripts::SEND_MESSAGE_BATCH.key(keys.messages());
+        call.key(keys.queue())
+            .arg(delay.map(|d| d.to_string()).unwrap_or_default())
+            .arg(self.channel(qname));
+        for m in messages {
+            call.arg(id::random_suffix()).arg(m.0);
+        }
+        reply::strings(run(con, &call).await?, "message ids")
+    }
+
+    pub(crate) async fn receive_message_batch<C, E>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<Duration>,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>>
+    where
+        C: ConnectionLike + Send,
+        E: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        validate::qname(qname)?;
+        validate::batch_len(max as usize)?;
+        let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = self.keys(qname);
+        let mut call = scripts::RECEIVE_MESSAGE_BATCH.key(keys.messages());
+        call.key(keys.queue())
+            .arg(vt.map(|d| d.to_string()).unwrap_or_default())
+            .arg(max);
+        decode_all(reply::messages(run(con, &call).await?)?)
+    }
+
+    pub(crate) async fn delete_message_batch<C, S>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        ids: &[S],
+    ) -> RsmqResult<u64>
+    where
+        C: ConnectionLike + Send,
+        S: AsRef<str>,
+    {
+        validate::qname(qname)?;
+        validate::batch_len(ids.len())?;
+        for id in ids {
+            validate::message_id(id.as_ref())?;
+        }
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(qname);
+        let mut call = scripts::DELETE_MESSAGE_BATCH.key(keys.messages());
+        call.key(keys.queue());
+        for id in ids {
+            call.arg(id.as_ref());
+        }
+        reply::count(run(con, &call).await?, "deleted")
+    }
+
+    pub(crate) async fn change_message_visibility_batch<C, S>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        ids: &[S],
+        vt: Duration,
+    ) -> RsmqResult<u64>
+    where
+        C: ConnectionLike + Send,
+        S: AsRef<str>,
+    {
+        validate::qname(qname)?;
+        validate::batch_len(ids.len())?;
+        for id in ids {
+            validate::message_id(id.as_ref())?;
+        }
+        let vt = validate::call_duration(vt, "vt")?;
+        let keys = self.keys(qname);
+        let mut call = scripts::CHANGE_VISIBILITY_BATCH.key(keys.messages());
+        call.key(keys.queue()).arg(vt);
+        for id in ids {
+            call.arg(id.as_ref());
+        }
+        reply::count(run(con, &call).await?, "changed")
+    }
+
+    pub(crate) async fn move_message<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        src: &str,
+        message_id: &str,
+        dst: &str,
+    ) -> RsmqResult<bool> {
+        validate::qname(src)?;
+        validate::message_id(message_id)?;
+        validate::qname(dst)?;
+        validate::different(src, dst)?;
+        let (from, to) = (self.keys(src), self.keys(dst));
+        let mut call = scripts::MOVE_MESSAGE.key(from.messages());
+        call.key(from.queue())
+            .key(to.messages())
+            .key(to.queue())
+            .arg(message_id)
+            .arg(self.channel(dst));
+        reply::flag(run(con, &call).await?, "move message")
+    }
+
+    pub(crate) async fn receive_message_or_dlq<C, E>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<Duration>,
+        dlq: &str,
+        max_receives: u64,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>
+    where
+        C: ConnectionLike + Send,
+        E: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        validate::qname(qname)?;
+        validate::qname(dlq)?;
+        validate::different(qname, dlq)?;
+        let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
+        let (from, to) = (self.keys(qname), self.keys(dlq));
+        let mut call = scripts::RECEIVE_MESSAGE_OR_DLQ.key(from.messages());
+        call.key(from.queue())
+            .key(to.messages())
+            .key(to.queue())
+            .arg(vt.map(|d| d.to_string()).unwrap_or_default())
+            .arg(max_receives)
+            .arg(self.channel(dlq));
+        let raw = reply::maybe_message(run(con, &call).await?)?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    pub(crate) async fn redrive<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        dlq: &str,
+        dst: &str,
+        max: u32,
+    ) -> RsmqResult<u64> {
+        validate::qname(dlq)?;
+        validate::qname(dst)?;
+        validate::different(dlq, dst)?;
+        validate::batch_len(max as usize)?;
+        if max == 0 {
+            return Ok(0);
+        }
+        let (from, to) = (self.keys(dlq), self.keys(dst));
+        let mut call = scripts::REDRIVE.key(from.messages());
+        call.key(from.queue())
+            .key(to.messages())
+            .key(to.queue())
+            .arg(max)
+            .arg(self.channel(dst));
+        reply::count(run(con, &call).await?, "redriven")
+    }
+
+    pub(crate) async fn peek_messages<C, E>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>>
+    where
+        C: ConnectionLike + Send,
+        E: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        validate::qname(qname)?;
+        validate::batch_len(max as usize)?;
+        let keys = self.keys(qname);
+        let mut call = scripts::PEEK_MESSAGES.key(keys.messages());
+        call.key(keys.queue()).arg(max);
+        decode_all(reply::messages(run(con, &call).await?)?)
+    }
+
+    pub(crate) async fn purge_queue<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+    ) -> RsmqResult<u64> {
+        validate::qname(qname)?;
+        let keys = self.keys(qname);
+        let mut call = scripts::PURGE_QUEUE.key(keys.messages());
+        call.key(keys.queue());
+        reply::count(run(con, &call).await?, "purged")
+    }
+}
+
+/// Decodes every body; the first failure is the error (the messages stay in Redis).
+fn decode_all<E>(raw: Vec<RsmqMessage<Vec<u8>>>) -> RsmqResult<Vec<RsmqMessage<E>>>
+where
+    E: TryFrom<RedisBytes, Error = Vec<u8>>,
+{
+    raw.into_iter().map(RsmqMessage::decode).collect()
 }

@@ -78,6 +78,14 @@ pub enum RsmqError {
     /// field holding text where a number belongs. The text says what and where.
     #[error("unexpected reply from Redis: {0}")]
     InvalidReply(String),
+    /// A batch (of messages, ids, or a `max` count) is larger than the maximum, which is
+    /// held here ([`MAX_BATCH`](crate::MAX_BATCH)).
+    #[error("a batch holds at most {0} items")]
+    BatchTooLarge(usize),
+    /// A move, dead-letter or redrive operation named the same queue as source and
+    /// destination.
+    #[error("source and destination queue must differ")]
+    SameQueue,
     /// No pooled connection became free within the checkout timeout
     /// ([`PooledRsmq`](crate::PooledRsmq)): every connection is busy, or new ones cannot be
     /// opened.

@@ -42,6 +42,7 @@ mod client;
 mod connection;
 mod engine;
 mod error;
+mod facade;
 mod id;
 #[cfg(feature = "serde")]
 mod json;
@@ -55,6 +56,7 @@ mod scripts;
 #[cfg(feature = "sync")]
 mod sync;
 mod validate;
+mod wait;
 
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
@@ -72,6 +74,8 @@ pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};
+pub use validate::MAX_BATCH;
+pub use wait::FALLBACK_POLL;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]

@@ -6,16 +6,15 @@
 //! `PING` (which would double the round trips): a connection that failed with an I/O or
 //! connection error is marked broken and replaced instead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::engine::Engine;
-use crate::{
-    RedisBytes, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes,
-    RsmqResult,
-};
+use crate::wait::Waiter;
+use crate::{RsmqError, RsmqOptions, RsmqResult};
 
 /// How big the pool is.
 ///
@@ -127,6 +126,7 @@ impl bb8::ManageConnection for Manager {
 pub struct PooledRsmq {
     pool: bb8::Pool<Manager>,
     engine: Engine,
+    waiter: Arc<Waiter>,
 }
 
 impl std::fmt::Debug for PooledRsmq {
@@ -172,7 +172,9 @@ impl PooledRsmq {
         if let Some(max) = pool_options.max_size {
             builder = builder.max_size(max);
         }
-        let manager = Manager { client };
+        let manager = Manager {
+            client: client.clone(),
+        };
         // Prove Redis is reachable now, as `Rsmq::new` does, rather than at first use.
         {
             use bb8::ManageConnection;
@@ -183,10 +185,12 @@ impl PooledRsmq {
         Ok(PooledRsmq {
             pool,
             engine: Engine::new(&options.ns, options.realtime),
+            waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }
 
-    async fn connection(&self) -> RsmqResult<bb8::PooledConnection<'_, Manager>> {
+    /// A connection of the pool for one operation.
+    async fn conn(&self) -> RsmqResult<bb8::PooledConnection<'_, Manager>> {
         self.pool.get().await.map_err(|e| match e {
             bb8::RunError::User(e) => RsmqError::RedisError(e),
             bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
@@ -194,94 +198,4 @@ impl PooledRsmq {
     }
 }
 
-impl RsmqConnection for PooledRsmq {
-    async fn change_message_visibility(
-        &self,
-        qname: &str,
-        message_id: &str,
-        vt: Duration,
-    ) -> RsmqResult<bool> {
-        let mut con = self.connection().await?;
-        self.engine
-            .change_message_visibility(&mut *con, qname, message_id, vt)
-            .await
-    }
-
-    async fn create_queue(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-        delay: Option<Duration>,
-        maxsize: Option<i64>,
-    ) -> RsmqResult<()> {
-        let mut con = self.connection().await?;
-        self.engine
-            .create_queue(&mut *con, qname, vt, delay, maxsize)
-            .await
-    }
-
-    async fn delete_message(&self, qname: &str, message_id: &str) -> RsmqResult<bool> {
-        let mut con = self.connection().await?;
-        self.engine
-            .delete_message(&mut *con, qname, message_id)
-            .await
-    }
-
-    async fn delete_queue(&self, qname: &str) -> RsmqResult<()> {
-        let mut con = self.connection().await?;
-        self.engine.delete_queue(&mut *con, qname).await
-    }
-
-    async fn get_queue_attributes(&self, qname: &str) -> RsmqResult<RsmqQueueAttributes> {
-        let mut con = self.connection().await?;
-        self.engine.get_queue_attributes(&mut *con, qname).await
-    }
-
-    async fn list_queues(&self) -> RsmqResult<Vec<String>> {
-        let mut con = self.connection().await?;
-        self.engine.list_queues(&mut *con).await
-    }
-
-    async fn pop_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
-        &self,
-        qname: &str,
-    ) -> RsmqResult<Option<RsmqMessage<E>>> {
-        let mut con = self.connection().await?;
-        self.engine.pop_message(&mut *con, qname).await
-    }
-
-    async fn receive_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-    ) -> RsmqResult<Option<RsmqMessage<E>>> {
-        let mut con = self.connection().await?;
-        self.engine.receive_message(&mut *con, qname, vt).await
-    }
-
-    async fn send_message<E: Into<RedisBytes> + Send>(
-        &self,
-        qname: &str,
-        message: E,
-        delay: Option<Duration>,
-    ) -> RsmqResult<String> {
-        let message = message.into();
-        let mut con = self.connection().await?;
-        self.engine
-            .send_message(&mut *con, qname, message, delay)
-            .await
-    }
-
-    async fn set_queue_attributes(
-        &self,
-        qname: &str,
-        vt: Option<Duration>,
-        delay: Option<Duration>,
-        maxsize: Option<i64>,
-    ) -> RsmqResult<RsmqQueueAttributes> {
-        let mut con = self.connection().await?;
-        self.engine
-            .set_queue_attributes(&mut *con, qname, vt, delay, maxsize)
-            .await
-    }
-}
+crate::facade::impl_rsmq_connection!(PooledRsmq);

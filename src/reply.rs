@@ -108,12 +108,72 @@ pub(crate) fn counter(value: &Value, what: &str) -> RsmqResult<u64> {
     }
 }
 
-/// The reply of the receive and pop scripts: nil, or {id, body, rc, fr}.
-pub(crate) fn message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u8>>>> {
-    let value = check_code(value)?;
-    if matches!(value, Value::Nil | Value::Boolean(false)) {
-        return Ok(None);
+/// What a receive or pop script found.
+pub(crate) enum Received {
+    /// A message.
+    Message(RsmqMessage<Vec<u8>>),
+    /// Nothing receivable; the next message is due in this many score units (`None`: the
+    /// queue is empty).
+    Nothing(Option<u64>),
+}
+
+/// The reply of the receive and pop scripts: {id, body, rc, fr}, {units until the next is
+/// due}, or nil.
+pub(crate) fn received(value: Value) -> RsmqResult<Received> {
+    match check_code(value)? {
+        Value::Nil | Value::Boolean(false) => Ok(Received::Nothing(None)),
+        Value::Array(items) if items.len() == 1 => {
+            let due = counter(&items[0], "next due")?;
+            Ok(Received::Nothing(Some(due)))
+        }
+        other => message(other).map(Received::Message),
     }
+}
+
+/// The reply of the receive and pop scripts, as an option.
+pub(crate) fn maybe_message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u8>>>> {
+    Ok(match received(value)? {
+        Received::Message(m) => Some(m),
+        Received::Nothing(_) => None,
+    })
+}
+
+/// An array of {id, body, rc, fr}.
+pub(crate) fn messages(value: Value) -> RsmqResult<Vec<RsmqMessage<Vec<u8>>>> {
+    match check_code(value)? {
+        Value::Array(items) => items.into_iter().map(message).collect(),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(RsmqError::InvalidReply(format!(
+            "messages: expected an array, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// An integer count.
+pub(crate) fn count(value: Value, what: &str) -> RsmqResult<u64> {
+    match check_code(value)? {
+        Value::Int(n) if n >= 0 => Ok(n as u64),
+        other => Err(RsmqError::InvalidReply(format!(
+            "{what}: expected a count, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// An array of strings (ids).
+pub(crate) fn strings(value: Value, what: &str) -> RsmqResult<Vec<String>> {
+    match check_code(value)? {
+        Value::Array(items) => items.into_iter().map(|v| string(v, what)).collect(),
+        other => Err(RsmqError::InvalidReply(format!(
+            "{what}: expected an array, got {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// One {id, body, rc, fr}.
+fn message(value: Value) -> RsmqResult<RsmqMessage<Vec<u8>>> {
     let [id, body, rc, fr] = <[Value; 4]>::try_from(array(value, 4, "received message")?)
         .map_err(|_| RsmqError::InvalidReply("received message: wrong length".into()))?;
     let id = string(id, "message id")?;
@@ -127,13 +187,13 @@ pub(crate) fn message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u8>>>> 
             )))
         }
     };
-    Ok(Some(RsmqMessage {
+    Ok(RsmqMessage {
         sent: id::sent_millis(&id).unwrap_or(0),
         rc: counter(&rc, "rc")?,
         fr: counter(&fr, "fr")?,
         message,
         id,
-    }))
+    })
 }
 
 /// A short description of a reply for error messages (never the whole body).
@@ -184,28 +244,33 @@ mod tests {
 
     #[test]
     fn message_replies_decode_or_fail_cleanly() {
-        assert!(message(Value::Nil).unwrap().is_none());
+        assert!(maybe_message(Value::Nil).unwrap().is_none());
+        assert!(maybe_message(Value::Array(vec![bulk("12")]))
+            .unwrap()
+            .is_none());
         assert!(matches!(
-            message(Value::Int(-1)),
+            received(Value::Array(vec![bulk("12")])),
+            Ok(Received::Nothing(Some(12)))
+        ));
+        assert!(matches!(
+            maybe_message(Value::Int(-1)),
             Err(RsmqError::QueueNotFound)
         ));
         assert!(matches!(
-            message(Value::Int(7)),
+            maybe_message(Value::Int(7)),
             Err(RsmqError::InvalidReply(_))
         ));
         assert!(matches!(
-            message(Value::Array(vec![bulk("a")])),
+            maybe_message(Value::Array(vec![bulk("a"), bulk("b")])),
+            Err(RsmqError::InvalidReply(_))
+        ));
+        assert!(matches!(
+            messages(Value::Int(3)),
             Err(RsmqError::InvalidReply(_))
         ));
         let id = "gqll7vdgzkAAAAAAAAAAAAAAAAAAAAAA";
-        let m = message(Value::Array(vec![
-            bulk(id),
-            bulk("hi"),
-            Value::Int(1),
-            bulk("5"),
-        ]))
-        .unwrap()
-        .unwrap();
+        let reply = Value::Array(vec![bulk(id), bulk("hi"), Value::Int(1), bulk("5")]);
+        let m = maybe_message(reply).unwrap().unwrap();
         assert_eq!((m.rc, m.fr, m.sent), (1, 5, 1_700_000_000_123));
         assert_eq!(m.message, b"hi");
     }

@@ -35,6 +35,14 @@ pub(crate) fn to_score_units(d: Duration) -> u64 {
     u64::try_from(units).unwrap_or(u64::MAX)
 }
 
+/// A number of score units as a duration.
+pub(crate) fn from_score_units(units: u64) -> Duration {
+    #[cfg(not(feature = "break-js-comp"))]
+    return Duration::from_millis(units);
+    #[cfg(feature = "break-js-comp")]
+    return Duration::from_micros(units);
+}
+
 /// Shared Lua definitions: `clock()` returns the Redis time as (seconds, score now, ms now).
 #[cfg(not(feature = "break-js-comp"))]
 const PRELUDE: &str = r#"
@@ -67,12 +75,32 @@ local function seconds(v)
   if n == nil or n ~= n or n < 0 or n == math.huge then return nil end
   return n
 end
-local function attributes(zset, hash, sec)
+local function attributes(zset, hash)
+  local sec, now, ms = clock()
   local a = redis.call("HMGET", hash, "vt", "delay", "maxsize", "totalrecv", "totalsent", "created", "modified")
   if not a[1] then return -1 end
   a[8] = redis.call("ZCARD", zset)
   a[9] = redis.call("ZCOUNT", zset, fmt(sec * UNITS), "+inf")
+  a[10] = redis.call("ZCOUNT", zset, "-inf", fmt(now))
+  a[11] = redis.call("ZRANGE", zset, 0, 0)[1] or false
+  a[12] = ms
   return a
+end
+-- Nothing receivable: {score units until the next message is due}, or nil for an empty queue.
+local function next_due(zset, now)
+  local head = redis.call("ZRANGE", zset, 0, 0, "WITHSCORES")
+  if head[2] == nil then return false end
+  return {fmt(math.max(tonumber(head[2]) - now, 0))}
+end
+local B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+local function b36(n)
+  local s = ""
+  repeat
+    local d = n % 36
+    s = string.sub(B36, d + 1, d + 1) .. s
+    n = math.floor(n / 36)
+  until n == 0
+  return s
 end
 "#;
 
@@ -113,14 +141,13 @@ return 1
     )
 });
 
-/// KEYS: sorted set, hash. Returns the attribute array
-/// (vt, delay, maxsize, totalrecv, totalsent, created, modified, msgs, hiddenmsgs),
+/// KEYS: sorted set, hash. Returns the attribute array (vt, delay, maxsize, totalrecv,
+/// totalsent, created, modified, msgs, hiddenmsgs, visible count, id at the head, now in ms),
 /// or QUEUE_NOT_FOUND.
 pub(crate) static GET_ATTRIBUTES: LazyLock<Script> = LazyLock::new(|| {
     build(
         r#"
-local sec = clock()
-return attributes(KEYS[1], KEYS[2], sec)
+return attributes(KEYS[1], KEYS[2])
 "#,
     )
 });
@@ -136,7 +163,7 @@ redis.call("HSET", KEYS[2], "modified", fmt(sec))
 if ARGV[1] ~= "" then redis.call("HSET", KEYS[2], "vt", ARGV[1]) end
 if ARGV[2] ~= "" then redis.call("HSET", KEYS[2], "delay", ARGV[2]) end
 if ARGV[3] ~= "" then redis.call("HSET", KEYS[2], "maxsize", ARGV[3]) end
-return attributes(KEYS[1], KEYS[2], sec)
+return attributes(KEYS[1], KEYS[2])
 "#,
     )
 });
@@ -160,15 +187,7 @@ else
   delay = tonumber(ARGV[3])
 end
 local sec, now, ms, usec = clock()
-local n = sec * 1000000 + usec
-local digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-local id = ""
-repeat
-  local d = n % 36
-  id = string.sub(digits, d + 1, d + 1) .. id
-  n = math.floor(n / 36)
-until n == 0
-id = id .. ARGV[1]
+local id = b36(sec * 1000000 + usec) .. ARGV[1]
 redis.call("ZADD", KEYS[1], fmt(now + delay), id)
 redis.call("HSET", KEYS[2], id, ARGV[2])
 redis.call("HINCRBY", KEYS[2], "totalsent", 1)
@@ -188,7 +207,7 @@ local sec, now, ms = clock()
 local id, body
 for _ = 1, 100 do
   local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, 1)
-  if #m == 0 then return false end
+  if #m == 0 then return next_due(KEYS[1], now) end
   body = redis.call("HGET", KEYS[2], m[1])
   if body then
     id = m[1]
@@ -203,22 +222,11 @@ local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
 "#;
 
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's).
-/// Returns nil (nothing receivable), {id, body, rc, fr}, or an error code.
+/// Returns {id, body, rc, fr}; when nothing is receivable {units until the next is due}, or
+/// nil for an empty queue; or an error code.
 pub(crate) static RECEIVE_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
     build(&format!(
-        "{}{TAKE_FIRST}{}",
-        r#"
-local vtv = redis.call("HGET", KEYS[2], "vt")
-if not vtv then return -1 end
-local vt
-if ARGV[1] == "" then
-  vt = seconds(vtv)
-  if vt == nil then return -2 end
-  vt = math.floor(vt * UNITS)
-else
-  vt = tonumber(ARGV[1])
-end
-"#,
+        "{VT_FROM_ARGV}{TAKE_FIRST}{}",
         r#"
 redis.call("ZADD", KEYS[1], fmt(now + vt), id)
 local fr
@@ -276,6 +284,290 @@ if not redis.call("ZSCORE", KEYS[1], ARGV[1]) then return 0 end
 local sec, now = clock()
 redis.call("ZADD", KEYS[1], fmt(now + tonumber(ARGV[2])), ARGV[1])
 return 1
+"#,
+    )
+});
+
+/// The part of receive scripts that sets `vt` (score units) from ARGV[1] or the queue default,
+/// failing with QUEUE_NOT_FOUND or BAD_VT.
+const VT_FROM_ARGV: &str = r#"
+local vtv = redis.call("HGET", KEYS[2], "vt")
+if not vtv then return -1 end
+local vt
+if ARGV[1] == "" then
+  vt = seconds(vtv)
+  if vt == nil then return -2 end
+  vt = math.floor(vt * UNITS)
+else
+  vt = tonumber(ARGV[1])
+end
+"#;
+
+/// KEYS: sorted set, hash. ARGV: delay in score units ("" = the queue's), realtime channel
+/// ("" = none), then a random id suffix and a body per message.
+/// Returns the ids in input order (their time parts increase by 1 µs each, so they sort and
+/// are received in input order), or an error code. Checks every body before writing any.
+pub(crate) static SEND_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+    build(
+        r#"
+local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
+if not q[1] then return -1 end
+local maxsize = tonumber(q[3])
+if maxsize == nil then return -4 end
+local n = (#ARGV - 2) / 2
+if maxsize ~= -1 then
+  for i = 1, n do
+    if #ARGV[2 + 2 * i] > maxsize then return -5 end
+  end
+end
+local delay
+if ARGV[1] == "" then
+  delay = seconds(q[2])
+  if delay == nil then return -3 end
+  delay = math.floor(delay * UNITS)
+else
+  delay = tonumber(ARGV[1])
+end
+local sec, now, ms, usec = clock()
+local base = sec * 1000000 + usec
+local score = fmt(now + delay)
+local ids = {}
+for i = 1, n do
+  local id = b36(base + i - 1) .. ARGV[1 + 2 * i]
+  ids[i] = id
+  redis.call("ZADD", KEYS[1], score, id)
+  redis.call("HSET", KEYS[2], id, ARGV[2 + 2 * i])
+end
+redis.call("HINCRBY", KEYS[2], "totalsent", n)
+if ARGV[2] ~= "" then
+  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[1]))
+end
+return ids
+"#,
+    )
+});
+
+/// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's), max.
+/// Returns an array of {id, body, rc, fr} (at most max; fewer when fewer are receivable or
+/// body-less members were dropped), or an error code.
+pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+    build(&format!(
+        "{VT_FROM_ARGV}{}",
+        r#"
+local sec, now, ms = clock()
+local out = {}
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, tonumber(ARGV[2]))
+for _, id in ipairs(m) do
+  local body = redis.call("HGET", KEYS[2], id)
+  if body then
+    redis.call("ZADD", KEYS[1], fmt(now + vt), id)
+    local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
+    local fr
+    if rc == 1 then
+      fr = fmt(ms)
+      redis.call("HSET", KEYS[2], id .. ":fr", fr)
+    else
+      fr = redis.call("HGET", KEYS[2], id .. ":fr")
+    end
+    out[#out + 1] = {id, body, rc, fr}
+  else
+    redis.call("ZREM", KEYS[1], id)
+    redis.call("HDEL", KEYS[2], id .. ":rc", id .. ":fr")
+  end
+end
+if #out > 0 then redis.call("HINCRBY", KEYS[2], "totalrecv", #out) end
+return out
+"#
+    ))
+});
+
+/// KEYS: sorted set, hash. ARGV: ids. Returns how many of them were in the queue.
+pub(crate) static DELETE_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+    build(
+        r#"
+local n = 0
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  n = n + redis.call("ZREM", KEYS[1], id)
+  redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
+end
+return n
+"#,
+    )
+});
+
+/// KEYS: sorted set, hash. ARGV: vt in score units, then ids.
+/// Returns how many of them were in the queue, or QUEUE_NOT_FOUND.
+pub(crate) static CHANGE_VISIBILITY_BATCH: LazyLock<Script> = LazyLock::new(|| {
+    build(
+        r#"
+if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+local sec, now = clock()
+local score = fmt(now + tonumber(ARGV[1]))
+local n = 0
+for i = 2, #ARGV do
+  if redis.call("ZSCORE", KEYS[1], ARGV[i]) then
+    redis.call("ZADD", KEYS[1], score, ARGV[i])
+    n = n + 1
+  end
+end
+return n
+"#,
+    )
+});
+
+/// Moves message `id` (known to be in `src`) to `dst`, visible at `score`, keeping body, rc
+/// and fr (or resetting rc and fr when `reset`). A body-less member is only removed.
+/// Returns whether a message landed in dst.
+const TRANSFER: &str = r#"
+local function transfer(src_z, src_h, dst_z, dst_h, id, score, reset)
+  local body = redis.call("HGET", src_h, id)
+  local rc = redis.call("HGET", src_h, id .. ":rc")
+  local fr = redis.call("HGET", src_h, id .. ":fr")
+  redis.call("ZREM", src_z, id)
+  redis.call("HDEL", src_h, id, id .. ":rc", id .. ":fr")
+  if not body then return false end
+  redis.call("ZADD", dst_z, score, id)
+  redis.call("HSET", dst_h, id, body)
+  if rc and not reset then redis.call("HSET", dst_h, id .. ":rc", rc) end
+  if fr and not reset then redis.call("HSET", dst_h, id .. ":fr", fr) end
+  redis.call("HINCRBY", dst_h, "totalsent", 1)
+  return true
+end
+"#;
+
+/// KEYS: src sorted set, src hash, dst sorted set, dst hash. ARGV: id, dst realtime channel.
+/// Returns 1 when the message was in src, 0 when not, or QUEUE_NOT_FOUND.
+pub(crate) static MOVE_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+    build(&format!(
+        "{TRANSFER}{}",
+        r#"
+if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
+if not redis.call("ZSCORE", KEYS[1], ARGV[1]) then return 0 end
+local sec, now = clock()
+if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], fmt(now), false) and ARGV[2] ~= "" then
+  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[3]))
+end
+return 1
+"#
+    ))
+});
+
+/// KEYS: sorted set, hash, dlq sorted set, dlq hash. ARGV: vt in score units ("" = the
+/// queue's), max receives, dlq realtime channel.
+/// Like receive, but a message that has already been received max-receives times is moved to
+/// the DLQ (rc and fr kept) instead, and the next one is tried.
+pub(crate) static RECEIVE_MESSAGE_OR_DLQ: LazyLock<Script> = LazyLock::new(|| {
+    build(&format!(
+        "{TRANSFER}{VT_FROM_ARGV}{}",
+        r#"
+if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
+local max_receives = tonumber(ARGV[2])
+local sec, now, ms = clock()
+local moved = 0
+for _ = 1, 100 do
+  local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, 1)
+  if #m == 0 then break end
+  local id = m[1]
+  local body = redis.call("HGET", KEYS[2], id)
+  if not body then
+    redis.call("ZREM", KEYS[1], id)
+    redis.call("HDEL", KEYS[2], id .. ":rc", id .. ":fr")
+  elseif (tonumber(redis.call("HGET", KEYS[2], id .. ":rc")) or 0) >= max_receives then
+    transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, fmt(now), false)
+    moved = moved + 1
+  else
+    redis.call("ZADD", KEYS[1], fmt(now + vt), id)
+    redis.call("HINCRBY", KEYS[2], "totalrecv", 1)
+    local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
+    local fr
+    if rc == 1 then
+      fr = fmt(ms)
+      redis.call("HSET", KEYS[2], id .. ":fr", fr)
+    else
+      fr = redis.call("HGET", KEYS[2], id .. ":fr")
+    end
+    if moved > 0 and ARGV[3] ~= "" then
+      redis.call("PUBLISH", ARGV[3], redis.call("ZCARD", KEYS[3]))
+    end
+    return {id, body, rc, fr}
+  end
+end
+if moved > 0 and ARGV[3] ~= "" then
+  redis.call("PUBLISH", ARGV[3], redis.call("ZCARD", KEYS[3]))
+end
+return false
+"#
+    ))
+});
+
+/// KEYS: dlq sorted set, dlq hash, dst sorted set, dst hash. ARGV: max, dst realtime channel.
+/// Moves up to max receivable messages from the DLQ to dst, visible at once, with rc and fr
+/// reset. Returns how many moved, or QUEUE_NOT_FOUND.
+pub(crate) static REDRIVE: LazyLock<Script> = LazyLock::new(|| {
+    build(&format!(
+        "{TRANSFER}{}",
+        r#"
+if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
+local sec, now = clock()
+local score = fmt(now)
+local n = 0
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", score, "LIMIT", 0, tonumber(ARGV[1]))
+for _, id in ipairs(m) do
+  if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, score, true) then n = n + 1 end
+end
+if n > 0 and ARGV[2] ~= "" then
+  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[3]))
+end
+return n
+"#
+    ))
+});
+
+/// KEYS: sorted set, hash. ARGV: max. Returns up to max receivable messages as
+/// {id, body, rc, fr} without changing anything, or QUEUE_NOT_FOUND.
+pub(crate) static PEEK_MESSAGES: LazyLock<Script> = LazyLock::new(|| {
+    build(
+        r#"
+if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+local sec, now = clock()
+local out = {}
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, tonumber(ARGV[1]))
+for _, id in ipairs(m) do
+  local body = redis.call("HGET", KEYS[2], id)
+  if body then
+    local rc = redis.call("HGET", KEYS[2], id .. ":rc") or "0"
+    local fr = redis.call("HGET", KEYS[2], id .. ":fr") or "0"
+    out[#out + 1] = {id, body, rc, fr}
+  end
+end
+return out
+"#,
+    )
+});
+
+/// KEYS: sorted set, hash. Removes every message (members, bodies, rc and fr fields) and
+/// keeps the queue, its attributes and counters. Returns how many messages there were, or
+/// QUEUE_NOT_FOUND.
+pub(crate) static PURGE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
+    build(
+        r#"
+if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+local n = redis.call("ZCARD", KEYS[1])
+local keep = {vt = true, delay = true, maxsize = true, created = true, modified = true,
+  totalsent = true, totalrecv = true}
+for _, f in ipairs(redis.call("HKEYS", KEYS[2])) do
+  if not keep[f] then
+    local tail = string.sub(f, -3)
+    if #f == 32 or tail == ":rc" or tail == ":fr" or redis.call("ZSCORE", KEYS[1], f) then
+      redis.call("HDEL", KEYS[2], f)
+    end
+  end
+end
+redis.call("DEL", KEYS[1])
+return n
 "#,
     )
 });

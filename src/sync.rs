@@ -80,6 +80,56 @@ pub trait RsmqConnectionSync {
         delay: Option<Duration>,
         maxsize: Option<i64>,
     ) -> RsmqResult<RsmqQueueAttributes>;
+    /// See [`RsmqConnection::send_message_batch`].
+    fn send_message_batch<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        messages: Vec<E>,
+        delay: Option<Duration>,
+    ) -> RsmqResult<Vec<String>>;
+    /// See [`RsmqConnection::receive_message_batch`].
+    fn receive_message_batch<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::delete_message_batch`].
+    fn delete_message_batch<S: AsRef<str>>(&self, qname: &str, ids: &[S]) -> RsmqResult<u64>;
+    /// See [`RsmqConnection::change_message_visibility_batch`].
+    fn change_message_visibility_batch<S: AsRef<str>>(
+        &self,
+        qname: &str,
+        ids: &[S],
+        vt: Duration,
+    ) -> RsmqResult<u64>;
+    /// See [`RsmqConnection::move_message`].
+    fn move_message(&self, src: &str, message_id: &str, dst: &str) -> RsmqResult<bool>;
+    /// See [`RsmqConnection::receive_message_or_dlq`].
+    fn receive_message_or_dlq<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        dlq: &str,
+        max_receives: u64,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::redrive`].
+    fn redrive(&self, dlq: &str, dst: &str, max: u32) -> RsmqResult<u64>;
+    /// See [`RsmqConnection::receive_message_wait`].
+    fn receive_message_wait<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        wait: Duration,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::peek_messages`].
+    fn peek_messages<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>>;
+    /// See [`RsmqConnection::purge_queue`].
+    fn purge_queue(&self, qname: &str) -> RsmqResult<u64>;
 }
 
 /// Owns the runtime; shuts it down without blocking, so dropping the client inside an async
@@ -275,5 +325,97 @@ impl RsmqConnectionSync for RsmqSync {
     ) -> RsmqResult<RsmqQueueAttributes> {
         let q = qname.to_owned();
         self.run(|c| async move { c.set_queue_attributes(&q, vt, delay, maxsize).await })
+    }
+
+    fn send_message_batch<E: Into<RedisBytes> + Send>(
+        &self,
+        qname: &str,
+        messages: Vec<E>,
+        delay: Option<Duration>,
+    ) -> RsmqResult<Vec<String>> {
+        let q = qname.to_owned();
+        let bodies: Vec<RedisBytes> = messages.into_iter().map(Into::into).collect();
+        self.run(|c| async move { c.send_message_batch(&q, bodies, delay).await })
+    }
+
+    fn receive_message_batch<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>> {
+        let q = qname.to_owned();
+        let raw =
+            self.run(|c| async move { c.receive_message_batch::<Vec<u8>>(&q, vt, max).await })?;
+        raw.into_iter().map(RsmqMessage::decode).collect()
+    }
+
+    fn delete_message_batch<S: AsRef<str>>(&self, qname: &str, ids: &[S]) -> RsmqResult<u64> {
+        let q = qname.to_owned();
+        let ids: Vec<String> = ids.iter().map(|i| i.as_ref().to_owned()).collect();
+        self.run(|c| async move { c.delete_message_batch(&q, &ids).await })
+    }
+
+    fn change_message_visibility_batch<S: AsRef<str>>(
+        &self,
+        qname: &str,
+        ids: &[S],
+        vt: Duration,
+    ) -> RsmqResult<u64> {
+        let q = qname.to_owned();
+        let ids: Vec<String> = ids.iter().map(|i| i.as_ref().to_owned()).collect();
+        self.run(|c| async move { c.change_message_visibility_batch(&q, &ids, vt).await })
+    }
+
+    fn move_message(&self, src: &str, message_id: &str, dst: &str) -> RsmqResult<bool> {
+        let (s, id, d) = (src.to_owned(), message_id.to_owned(), dst.to_owned());
+        self.run(|c| async move { c.move_message(&s, &id, &d).await })
+    }
+
+    fn receive_message_or_dlq<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        dlq: &str,
+        max_receives: u64,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let (q, d) = (qname.to_owned(), dlq.to_owned());
+        let raw = self.run(|c| async move {
+            c.receive_message_or_dlq::<Vec<u8>>(&q, vt, &d, max_receives)
+                .await
+        })?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    fn redrive(&self, dlq: &str, dst: &str, max: u32) -> RsmqResult<u64> {
+        let (q, d) = (dlq.to_owned(), dst.to_owned());
+        self.run(|c| async move { c.redrive(&q, &d, max).await })
+    }
+
+    fn receive_message_wait<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        vt: Option<Duration>,
+        wait: Duration,
+    ) -> RsmqResult<Option<RsmqMessage<E>>> {
+        let q = qname.to_owned();
+        let raw =
+            self.run(|c| async move { c.receive_message_wait::<Vec<u8>>(&q, vt, wait).await })?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    fn peek_messages<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        max: u32,
+    ) -> RsmqResult<Vec<RsmqMessage<E>>> {
+        let q = qname.to_owned();
+        let raw = self.run(|c| async move { c.peek_messages::<Vec<u8>>(&q, max).await })?;
+        raw.into_iter().map(RsmqMessage::decode).collect()
+    }
+
+    fn purge_queue(&self, qname: &str) -> RsmqResult<u64> {
+        let q = qname.to_owned();
+        self.run(|c| async move { c.purge_queue(&q).await })
     }
 }

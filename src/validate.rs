@@ -15,6 +15,25 @@ pub(crate) const MAX_MAXSIZE: i64 = 65536;
 /// The longest queue name.
 pub(crate) const MAX_QNAME_LEN: usize = 160;
 
+/// The most items one batch call takes or returns.
+pub const MAX_BATCH: usize = 1000;
+
+/// A batch size: at most [`MAX_BATCH`].
+pub(crate) fn batch_len(n: usize) -> RsmqResult<()> {
+    if n > MAX_BATCH {
+        return Err(RsmqError::BatchTooLarge(MAX_BATCH));
+    }
+    Ok(())
+}
+
+/// Two different queues.
+pub(crate) fn different(a: &str, b: &str) -> RsmqResult<()> {
+    if a == b {
+        return Err(RsmqError::SameQueue);
+    }
+    Ok(())
+}
+
 /// A queue name: 1..=160 of `[A-Za-z0-9_-]`, and not `QUEUES` (which would collide with the
 /// `{ns}:QUEUES` set).
 pub(crate) fn qname(qname: &str) -> RsmqResult<()> {

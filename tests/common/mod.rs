@@ -341,6 +341,70 @@ mod sync_adapter {
         ) -> RsmqResult<RsmqQueueAttributes> {
             self.0.set_queue_attributes(q, vt, delay, maxsize)
         }
+        async fn send_message_batch<E: Into<RedisBytes> + Send>(
+            &self,
+            q: &str,
+            messages: Vec<E>,
+            delay: Option<Duration>,
+        ) -> RsmqResult<Vec<String>> {
+            self.0.send_message_batch(q, messages, delay)
+        }
+        async fn receive_message_batch<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+            max: u32,
+        ) -> RsmqResult<Vec<RsmqMessage<E>>> {
+            self.0.receive_message_batch(q, vt, max)
+        }
+        async fn delete_message_batch<S: AsRef<str> + Sync>(
+            &self,
+            q: &str,
+            ids: &[S],
+        ) -> RsmqResult<u64> {
+            self.0.delete_message_batch(q, ids)
+        }
+        async fn change_message_visibility_batch<S: AsRef<str> + Sync>(
+            &self,
+            q: &str,
+            ids: &[S],
+            vt: Duration,
+        ) -> RsmqResult<u64> {
+            self.0.change_message_visibility_batch(q, ids, vt)
+        }
+        async fn move_message(&self, src: &str, id: &str, dst: &str) -> RsmqResult<bool> {
+            self.0.move_message(src, id, dst)
+        }
+        async fn receive_message_or_dlq<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+            dlq: &str,
+            max_receives: u64,
+        ) -> RsmqResult<Option<RsmqMessage<E>>> {
+            self.0.receive_message_or_dlq(q, vt, dlq, max_receives)
+        }
+        async fn redrive(&self, dlq: &str, dst: &str, max: u32) -> RsmqResult<u64> {
+            self.0.redrive(dlq, dst, max)
+        }
+        async fn receive_message_wait<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+            &self,
+            q: &str,
+            vt: Option<Duration>,
+            wait: Duration,
+        ) -> RsmqResult<Option<RsmqMessage<E>>> {
+            self.0.receive_message_wait(q, vt, wait)
+        }
+        async fn peek_messages<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+            &self,
+            q: &str,
+            max: u32,
+        ) -> RsmqResult<Vec<RsmqMessage<E>>> {
+            self.0.peek_messages(q, max)
+        }
+        async fn purge_queue(&self, q: &str) -> RsmqResult<u64> {
+            self.0.purge_queue(q)
+        }
     }
 }
 
@@ -371,7 +435,9 @@ macro_rules! suite {
         #[cfg(feature = "sync")]
         mod sync_client {
             $(
-                #[tokio::test]
+                // Two workers: the blocking client occupies one while a test's spawned
+                // tasks run on the other.
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let (c, ns) = crate::common::sync_client(stringify!($name)).await;
                     super::$name(c, ns).await;

@@ -1,0 +1,235 @@
+//! The [`RsmqConnection`](crate::RsmqConnection) implementation every async client shares.
+//!
+//! A client provides three things: an `engine: Engine` field, a `waiter: Waiter` field, and
+//! `async fn conn(&self) -> RsmqResult<impl DerefMut<Target: ConnectionLike>>` handing out a
+//! connection for one operation. [`impl_rsmq_connection!`] turns them into the trait, so every
+//! client forwards every operation the same way.
+
+use std::ops::{Deref, DerefMut};
+
+/// A connection owned for the length of one operation (a clone of a multiplexed handle).
+pub(crate) struct Owned<T>(pub(crate) T);
+
+impl<T> Deref for Owned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Owned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// Implements `RsmqConnection` for a client type (see the module docs).
+macro_rules! impl_rsmq_connection {
+    ($client:ty) => {
+        impl $crate::RsmqConnection for $client {
+            async fn change_message_visibility(
+                &self,
+                qname: &str,
+                message_id: &str,
+                vt: ::std::time::Duration,
+            ) -> $crate::RsmqResult<bool> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .change_message_visibility(&mut *con, qname, message_id, vt)
+                    .await
+            }
+
+            async fn create_queue(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+                delay: Option<::std::time::Duration>,
+                maxsize: Option<i64>,
+            ) -> $crate::RsmqResult<()> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .create_queue(&mut *con, qname, vt, delay, maxsize)
+                    .await
+            }
+
+            async fn delete_message(
+                &self,
+                qname: &str,
+                message_id: &str,
+            ) -> $crate::RsmqResult<bool> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .delete_message(&mut *con, qname, message_id)
+                    .await
+            }
+
+            async fn delete_queue(&self, qname: &str) -> $crate::RsmqResult<()> {
+                let mut con = self.conn().await?;
+                self.engine.delete_queue(&mut *con, qname).await
+            }
+
+            async fn get_queue_attributes(
+                &self,
+                qname: &str,
+            ) -> $crate::RsmqResult<$crate::RsmqQueueAttributes> {
+                let mut con = self.conn().await?;
+                self.engine.get_queue_attributes(&mut *con, qname).await
+            }
+
+            async fn list_queues(&self) -> $crate::RsmqResult<Vec<String>> {
+                let mut con = self.conn().await?;
+                self.engine.list_queues(&mut *con).await
+            }
+
+            async fn pop_message<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
+                &self,
+                qname: &str,
+            ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
+                let mut con = self.conn().await?;
+                self.engine.pop_message(&mut *con, qname).await
+            }
+
+            async fn receive_message<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+            ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
+                let mut con = self.conn().await?;
+                self.engine.receive_message(&mut *con, qname, vt).await
+            }
+
+            async fn send_message<E: Into<$crate::RedisBytes> + Send>(
+                &self,
+                qname: &str,
+                message: E,
+                delay: Option<::std::time::Duration>,
+            ) -> $crate::RsmqResult<String> {
+                let message = message.into();
+                let mut con = self.conn().await?;
+                self.engine
+                    .send_message(&mut *con, qname, message, delay)
+                    .await
+            }
+
+            async fn set_queue_attributes(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+                delay: Option<::std::time::Duration>,
+                maxsize: Option<i64>,
+            ) -> $crate::RsmqResult<$crate::RsmqQueueAttributes> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .set_queue_attributes(&mut *con, qname, vt, delay, maxsize)
+                    .await
+            }
+
+            async fn send_message_batch<E: Into<$crate::RedisBytes> + Send>(
+                &self,
+                qname: &str,
+                messages: Vec<E>,
+                delay: Option<::std::time::Duration>,
+            ) -> $crate::RsmqResult<Vec<String>> {
+                let messages = messages.into_iter().map(Into::into).collect();
+                let mut con = self.conn().await?;
+                self.engine
+                    .send_message_batch(&mut *con, qname, messages, delay)
+                    .await
+            }
+
+            async fn receive_message_batch<
+                E: TryFrom<$crate::RedisBytes, Error = Vec<u8>> + Send,
+            >(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+                max: u32,
+            ) -> $crate::RsmqResult<Vec<$crate::RsmqMessage<E>>> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .receive_message_batch(&mut *con, qname, vt, max)
+                    .await
+            }
+
+            async fn delete_message_batch<S: AsRef<str> + Sync>(
+                &self,
+                qname: &str,
+                ids: &[S],
+            ) -> $crate::RsmqResult<u64> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .delete_message_batch(&mut *con, qname, ids)
+                    .await
+            }
+
+            async fn change_message_visibility_batch<S: AsRef<str> + Sync>(
+                &self,
+                qname: &str,
+                ids: &[S],
+                vt: ::std::time::Duration,
+            ) -> $crate::RsmqResult<u64> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .change_message_visibility_batch(&mut *con, qname, ids, vt)
+                    .await
+            }
+
+            async fn move_message(
+                &self,
+                src: &str,
+                message_id: &str,
+                dst: &str,
+            ) -> $crate::RsmqResult<bool> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .move_message(&mut *con, src, message_id, dst)
+                    .await
+            }
+
+            async fn receive_message_or_dlq<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+                dlq: &str,
+                max_receives: u64,
+            ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
+                let mut con = self.conn().await?;
+                self.engine
+                    .receive_message_or_dlq(&mut *con, qname, vt, dlq, max_receives)
+                    .await
+            }
+
+            async fn redrive(&self, dlq: &str, dst: &str, max: u32) -> $crate::RsmqResult<u64> {
+                let mut con = self.conn().await?;
+                self.engine.redrive(&mut *con, dlq, dst, max).await
+            }
+
+            async fn receive_message_wait<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
+                &self,
+                qname: &str,
+                vt: Option<::std::time::Duration>,
+                wait: ::std::time::Duration,
+            ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
+                self.waiter
+                    .receive(&self.engine, || self.conn(), qname, vt, wait)
+                    .await
+            }
+
+            async fn peek_messages<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>> + Send>(
+                &self,
+                qname: &str,
+                max: u32,
+            ) -> $crate::RsmqResult<Vec<$crate::RsmqMessage<E>>> {
+                let mut con = self.conn().await?;
+                self.engine.peek_messages(&mut *con, qname, max).await
+            }
+
+            async fn purge_queue(&self, qname: &str) -> $crate::RsmqResult<u64> {
+                let mut con = self.conn().await?;
+                self.engine.purge_queue(&mut *con, qname).await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_rsmq_connection;

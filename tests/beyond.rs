@@ -1,0 +1,534 @@
+//! Beyond RSMQ: batches, dead letters, long polling, peek, purge and the extra attributes,
+//! for every client.
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Client;
+use rsmq_async::{RsmqConnection, RsmqError, RsmqOptions, MAX_BATCH};
+
+const MS: Duration = Duration::from_millis(1);
+
+suite! {
+    batch_send_keeps_input_order_and_is_received_in_it,
+    batch_send_is_all_or_nothing,
+    batch_sizes_are_limited,
+    batch_receive_hides_each_message_and_counts,
+    batch_delete_and_visibility_count_what_was_there,
+    move_message_keeps_body_and_counters,
+    move_message_needs_two_existing_different_queues,
+    receive_or_dlq_parks_messages_that_used_their_receives,
+    redrive_moves_dead_messages_back_with_a_fresh_budget,
+    peek_changes_nothing,
+    purge_removes_messages_and_keeps_the_queue,
+    attributes_report_visible_messages_and_the_oldest_age,
+    long_poll_returns_none_after_the_wait,
+    long_poll_wakes_when_a_delayed_message_becomes_due,
+    long_poll_wakes_on_a_realtime_send,
+}
+
+async fn batch_send_keeps_input_order_and_is_received_in_it<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message("q", "before", None).await.unwrap();
+    let bodies: Vec<String> = (0..100).map(|i| format!("m{i}")).collect();
+    let ids = rsmq
+        .send_message_batch("q", bodies.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 100);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, ids, "ids increase through the batch");
+    assert!(ids.iter().all(|id| id.len() == 32));
+    assert_eq!(
+        rsmq.receive_message::<String>("q", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .message,
+        "before"
+    );
+    for (id, body) in ids.iter().zip(&bodies) {
+        let m = rsmq
+            .receive_message::<String>("q", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((&m.id, &m.message), (id, body));
+    }
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().totalsent, 101);
+    assert!(rsmq
+        .send_message_batch::<&str>("q", vec![], None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn batch_send_is_all_or_nothing<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, Some(1024))
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    let batch = vec!["ok".to_string(), "x".repeat(1025), "ok".to_string()];
+    let err = rsmq.send_message_batch("q", batch, None).await.unwrap_err();
+    assert!(matches!(err, RsmqError::MessageTooLong), "{err:?}");
+    assert_eq!(common::snapshot(&ns).await, before);
+    let err = rsmq
+        .send_message_batch("nope", vec!["a"], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RsmqError::QueueNotFound));
+    // A delayed batch stays hidden as a whole.
+    rsmq.send_message_batch("q", vec!["a", "b"], Some(300 * MS))
+        .await
+        .unwrap();
+    assert!(rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn batch_sizes_are_limited<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let before = common::snapshot(&ns).await;
+    let too_many = vec!["m"; MAX_BATCH + 1];
+    let err = rsmq
+        .send_message_batch("q", too_many, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RsmqError::BatchTooLarge(MAX_BATCH)),
+        "{err:?}"
+    );
+    let max = MAX_BATCH as u32 + 1;
+    assert!(matches!(
+        rsmq.receive_message_batch::<String>("q", None, max).await,
+        Err(RsmqError::BatchTooLarge(_))
+    ));
+    assert!(matches!(
+        rsmq.peek_messages::<String>("q", max).await,
+        Err(RsmqError::BatchTooLarge(_))
+    ));
+    let ids = vec!["a".repeat(32); MAX_BATCH + 1];
+    assert!(matches!(
+        rsmq.delete_message_batch("q", &ids).await,
+        Err(RsmqError::BatchTooLarge(_))
+    ));
+    let bad = ["a".repeat(32), "bad".to_string()];
+    assert!(matches!(
+        rsmq.delete_message_batch("q", &bad).await,
+        Err(RsmqError::InvalidFormat(_))
+    ));
+    assert_eq!(common::snapshot(&ns).await, before);
+    assert_eq!(
+        rsmq.send_message_batch("q", vec!["m"; MAX_BATCH], None)
+            .await
+            .unwrap()
+            .len(),
+        MAX_BATCH
+    );
+}
+
+async fn batch_receive_hides_each_message_and_counts<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    assert!(rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    rsmq.send_message_batch("q", (0..15).map(|i| i.to_string()).collect(), None)
+        .await
+        .unwrap();
+    let first = rsmq
+        .receive_message_batch::<String>("q", Some(Duration::from_secs(30)), 10)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = first.iter().map(|m| m.message.as_str()).collect();
+    assert_eq!(bodies, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert!(first.iter().all(|m| m.rc == 1 && m.fr > 0 && m.sent > 0));
+    let rest = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 5);
+    assert!(rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let a = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((a.totalrecv, a.msgs, a.visiblemsgs), (15, 15, 0));
+    assert!(rsmq
+        .receive_message_batch::<String>("q", None, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn batch_delete_and_visibility_count_what_was_there<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let ids = rsmq
+        .send_message_batch("q", vec!["a", "b", "c", "d"], None)
+        .await
+        .unwrap();
+    let got = rsmq
+        .receive_message_batch::<String>("q", Some(Duration::from_secs(60)), 4)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4);
+    let missing = "z".repeat(32);
+    let n = rsmq
+        .change_message_visibility_batch(
+            "q",
+            &[ids[0].as_str(), ids[1].as_str(), &missing],
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let again = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|m| m.rc).collect::<Vec<_>>(), [2, 2]);
+    assert_eq!(
+        rsmq.delete_message_batch("q", &[&ids[0], &ids[2], &missing])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 2);
+    assert_eq!(
+        rsmq.delete_message_batch::<&str>("q", &[]).await.unwrap(),
+        0
+    );
+    let err = rsmq
+        .change_message_visibility_batch("nope", &ids, MS)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RsmqError::QueueNotFound));
+}
+
+async fn move_message_keeps_body_and_counters<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "payload", None).await.unwrap();
+    let r = rsmq
+        .receive_message::<String>("q", Some(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rsmq.move_message("q", &id, "dead").await.unwrap());
+    assert!(!rsmq.move_message("q", &id, "dead").await.unwrap());
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
+    // Receivable at once in the destination, with its history.
+    let m = rsmq
+        .receive_message::<String>("dead", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc, m.fr),
+        (id.as_str(), "payload", 2, r.fr)
+    );
+    let snap = format!("{:?}", common::snapshot(&ns).await);
+    assert!(
+        !snap.contains(&format!("{ns}:q:Q\", \"[(\\\"{id}")),
+        "no trace left in the source"
+    );
+}
+
+async fn move_message_needs_two_existing_different_queues<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "m", None).await.unwrap();
+    let before = common::snapshot(&ns).await;
+    assert!(matches!(
+        rsmq.move_message("q", &id, "q").await,
+        Err(RsmqError::SameQueue)
+    ));
+    assert!(matches!(
+        rsmq.move_message("q", &id, "nope").await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.move_message("nope", &id, "q").await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.receive_message_or_dlq::<String>("q", None, "q", 1)
+            .await,
+        Err(RsmqError::SameQueue)
+    ));
+    assert!(matches!(
+        rsmq.receive_message_or_dlq::<String>("q", None, "nope", 1)
+            .await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.redrive("q", "q", 1).await,
+        Err(RsmqError::SameQueue)
+    ));
+    assert!(matches!(
+        rsmq.redrive("nope", "q", 1).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert_eq!(common::snapshot(&ns).await, before);
+}
+
+async fn receive_or_dlq_parks_messages_that_used_their_receives<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let poison = rsmq.send_message("q", "poison", None).await.unwrap();
+    // Two deliveries allowed.
+    for rc in 1..=2 {
+        let m = rsmq
+            .receive_message_or_dlq::<String>("q", Some(Duration::ZERO), "dead", 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.id.as_str(), m.rc), (poison.as_str(), rc));
+    }
+    let good = rsmq.send_message("q", "good", None).await.unwrap();
+    // Third time: poison goes to the DLQ, and the next message is delivered instead.
+    let m = rsmq
+        .receive_message_or_dlq::<String>("q", Some(Duration::from_secs(60)), "dead", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.id, good);
+    let dead = rsmq
+        .receive_message::<String>("dead", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (dead.id.as_str(), dead.message.as_str(), dead.rc),
+        (poison.as_str(), "poison", 3)
+    );
+    assert!(rsmq
+        .receive_message_or_dlq::<String>("q", None, "dead", 2)
+        .await
+        .unwrap()
+        .is_none());
+    // max_receives 0: everything is dead on arrival.
+    rsmq.send_message("q", "x", None).await.unwrap();
+    assert!(rsmq
+        .receive_message_or_dlq::<String>("q", None, "dead", 0)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 2);
+}
+
+async fn redrive_moves_dead_messages_back_with_a_fresh_budget<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let ids = rsmq
+        .send_message_batch("q", vec!["a", "b", "c"], None)
+        .await
+        .unwrap();
+    for id in &ids {
+        rsmq.receive_message::<String>("q", Some(Duration::ZERO))
+            .await
+            .unwrap();
+        rsmq.move_message("q", id, "dead").await.unwrap();
+    }
+    // One dead message is being inspected (hidden): it stays.
+    let inspected = rsmq
+        .receive_message::<String>("dead", Some(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsmq.redrive("dead", "q", 1).await.unwrap(), 1);
+    assert_eq!(rsmq.redrive("dead", "q", 100).await.unwrap(), 1);
+    assert_eq!(rsmq.redrive("dead", "q", 100).await.unwrap(), 0);
+    let back = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 2);
+    assert!(back.iter().all(|m| m.rc == 1), "receive count starts again");
+    assert!(back.iter().all(|m| m.id != inspected.id));
+    assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 1);
+}
+
+async fn peek_changes_nothing<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message_batch("q", vec!["a", "b", "c"], None)
+        .await
+        .unwrap();
+    rsmq.send_message("q", "later", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    // Received again a few ms later, "a" goes behind "b" and "c".
+    tokio::time::sleep(5 * MS).await;
+    rsmq.receive_message::<String>("q", Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    let peeked = rsmq.peek_messages::<String>("q", 10).await.unwrap();
+    assert_eq!(common::snapshot(&ns).await, before);
+    let bodies: Vec<(&str, u64)> = peeked.iter().map(|m| (m.message.as_str(), m.rc)).collect();
+    assert_eq!(bodies, [("b", 0), ("c", 0), ("a", 1)]);
+    assert_eq!(rsmq.peek_messages::<String>("q", 1).await.unwrap().len(), 1);
+    assert!(matches!(
+        rsmq.peek_messages::<String>("nope", 1).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+}
+
+async fn purge_removes_messages_and_keeps_the_queue<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", Some(Duration::from_secs(45)), None, None)
+        .await
+        .unwrap();
+    rsmq.send_message_batch("q", vec!["a", "b", "c"], None)
+        .await
+        .unwrap();
+    rsmq.receive_message::<String>("q", None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{ns}:q:Q"))
+        .arg("custom")
+        .arg("kept")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(rsmq.purge_queue("q").await.unwrap(), 3);
+    let a = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!(
+        (a.msgs, a.vt, a.totalsent, a.totalrecv),
+        (0, Duration::from_secs(45), 3, 1)
+    );
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(format!("{ns}:q:Q"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let mut fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "created",
+            "custom",
+            "delay",
+            "maxsize",
+            "modified",
+            "totalrecv",
+            "totalsent",
+            "vt"
+        ]
+    );
+    rsmq.send_message("q", "after", None).await.unwrap();
+    assert_eq!(
+        rsmq.receive_message::<String>("q", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .message,
+        "after"
+    );
+    assert!(matches!(
+        rsmq.purge_queue("nope").await,
+        Err(RsmqError::QueueNotFound)
+    ));
+}
+
+async fn attributes_report_visible_messages_and_the_oldest_age<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let a = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((a.visiblemsgs, a.oldestmsgage), (0, Duration::ZERO));
+    rsmq.send_message("q", "old", None).await.unwrap();
+    tokio::time::sleep(150 * MS).await;
+    rsmq.send_message("q", "new", None).await.unwrap();
+    rsmq.send_message("q", "hidden", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let a = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((a.msgs, a.visiblemsgs), (3, 2));
+    assert!(
+        a.oldestmsgage >= 150 * MS && a.oldestmsgage < Duration::from_secs(5),
+        "{:?}",
+        a.oldestmsgage
+    );
+}
+
+async fn long_poll_returns_none_after_the_wait<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let start = Instant::now();
+    assert!(rsmq
+        .receive_message_wait::<String>("q", None, 300 * MS)
+        .await
+        .unwrap()
+        .is_none());
+    let took = start.elapsed();
+    assert!(took >= 300 * MS && took < 2000 * MS, "{took:?}");
+    assert!(matches!(
+        rsmq.receive_message_wait::<String>("nope", None, 100 * MS)
+            .await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    rsmq.send_message("q", "ready", None).await.unwrap();
+    let start = Instant::now();
+    let m = rsmq
+        .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(m.unwrap().message, "ready");
+    assert!(start.elapsed() < 500 * MS);
+}
+
+async fn long_poll_wakes_when_a_delayed_message_becomes_due<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    // No realtime publish, and due before the fallback poll would look again.
+    rsmq.send_message("q", "soon", Some(120 * MS))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let m = rsmq
+        .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(m.unwrap().message, "soon");
+    assert!(took >= 100 * MS && took < 400 * MS, "woke after {took:?}");
+}
+
+async fn long_poll_wakes_on_a_realtime_send<C: Client>(rsmq: C, ns: String) {
+    if !cfg!(feature = "tokio-comp") {
+        return; // Notifications need the Tokio subscriber; smol waiters use timers alone.
+    }
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let producer = rsmq_async::Rsmq::new(RsmqOptions {
+        realtime: true,
+        ns,
+        ..common::options("producer")
+    })
+    .await
+    .unwrap();
+    // Warm up: the first wait opens the subscriber connection.
+    rsmq.receive_message_wait::<String>("q", None, 100 * MS)
+        .await
+        .unwrap();
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(150 * MS).await;
+        producer.send_message("q", "now", None).await.unwrap();
+        Instant::now()
+    });
+    let m = rsmq
+        .receive_message_wait::<String>("q", None, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let received = Instant::now();
+    let sent = sender.await.unwrap();
+    assert_eq!(m.unwrap().message, "now");
+    // Well before the fallback poll (500 ms) would have found it.
+    assert!(
+        received.duration_since(sent) < 300 * MS,
+        "{:?}",
+        received.duration_since(sent)
+    );
+}
