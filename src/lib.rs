@@ -52,7 +52,7 @@ mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
 mod reply;
-mod scripts;
+pub(crate) mod scripts;
 #[cfg(feature = "sync")]
 mod sync;
 mod validate;
@@ -76,6 +76,11 @@ pub use redis;
 pub use sync::{RsmqConnectionSync, RsmqSync};
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;
+
+/// The Lua source of every script, by operation name, for benchmarks that run them with
+/// `redis-benchmark`. Not part of the stable API.
+#[doc(hidden)]
+pub use scripts::sources as script_sources;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]

@@ -104,13 +104,30 @@ local function b36(n)
 end
 "#;
 
-fn build(body: &str) -> Script {
-    Script::new(&format!("{PRELUDE}{HELPERS}{body}"))
+/// A script and its source.
+pub(crate) struct Lua {
+    source: String,
+    script: Script,
+}
+
+impl std::ops::Deref for Lua {
+    type Target = Script;
+    fn deref(&self) -> &Script {
+        &self.script
+    }
+}
+
+fn build(body: &str) -> Lua {
+    let source = format!("{PRELUDE}{HELPERS}{body}");
+    Lua {
+        script: Script::new(&source),
+        source,
+    }
 }
 
 /// KEYS: hash, queues set. ARGV: vt seconds, delay seconds, maxsize, qname.
 /// Returns 1, or QUEUE_EXISTS.
-pub(crate) static CREATE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static CREATE_QUEUE: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 -- Fail on a wrong key type before the first write (a script error keeps earlier writes).
@@ -129,7 +146,7 @@ return 1
 });
 
 /// KEYS: hash, sorted set, queues set. ARGV: qname. Returns 1, or QUEUE_NOT_FOUND.
-pub(crate) static DELETE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static DELETE_QUEUE: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 redis.call("SREM", KEYS[3], ARGV[1])
@@ -144,7 +161,7 @@ return 1
 /// KEYS: sorted set, hash. Returns the attribute array (vt, delay, maxsize, totalrecv,
 /// totalsent, created, modified, msgs, hiddenmsgs, visible count, id at the head, now in ms),
 /// or QUEUE_NOT_FOUND.
-pub(crate) static GET_ATTRIBUTES: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static GET_ATTRIBUTES: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 return attributes(KEYS[1], KEYS[2])
@@ -154,7 +171,7 @@ return attributes(KEYS[1], KEYS[2])
 
 /// KEYS: sorted set, hash. ARGV: vt seconds, delay seconds, maxsize ("" = unchanged).
 /// Returns the attribute array, or QUEUE_NOT_FOUND.
-pub(crate) static SET_ATTRIBUTES: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static SET_ATTRIBUTES: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
@@ -170,7 +187,7 @@ return attributes(KEYS[1], KEYS[2])
 
 /// KEYS: sorted set, hash. ARGV: id suffix, body, delay in score units ("" = the queue's),
 /// realtime channel ("" = none). Returns the new id, or an error code.
-pub(crate) static SEND_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static SEND_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
@@ -224,7 +241,7 @@ local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's).
 /// Returns {id, body, rc, fr}; when nothing is receivable {units until the next is due}, or
 /// nil for an empty queue; or an error code.
-pub(crate) static RECEIVE_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static RECEIVE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{VT_FROM_ARGV}{TAKE_FIRST}{}",
         r#"
@@ -242,7 +259,7 @@ return {id, body, rc, fr}
 });
 
 /// KEYS: sorted set, hash. Returns nil, {id, body, rc, fr}, or QUEUE_NOT_FOUND.
-pub(crate) static POP_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static POP_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{}{TAKE_FIRST}{}",
         r#"
@@ -263,7 +280,7 @@ return {id, body, rc, fr}
 });
 
 /// KEYS: sorted set, hash. ARGV: id. Returns 1 when the message was there, else 0.
-pub(crate) static DELETE_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static DELETE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 local z = redis.call("ZREM", KEYS[1], ARGV[1])
@@ -276,7 +293,7 @@ return 0
 
 /// KEYS: sorted set, hash. ARGV: id, vt in score units.
 /// Returns 1 when the message was there, 0 when not, or QUEUE_NOT_FOUND.
-pub(crate) static CHANGE_VISIBILITY: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static CHANGE_VISIBILITY: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
@@ -307,7 +324,7 @@ end
 /// ("" = none), then a random id suffix and a body per message.
 /// Returns the ids in input order (their time parts increase by 1 µs each, so they sort and
 /// are received in input order), or an error code. Checks every body before writing any.
-pub(crate) static SEND_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static SEND_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
@@ -350,7 +367,7 @@ return ids
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's), max.
 /// Returns an array of {id, body, rc, fr} (at most max; fewer when fewer are receivable or
 /// body-less members were dropped), or an error code.
-pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{VT_FROM_ARGV}{}",
         r#"
@@ -382,7 +399,7 @@ return out
 });
 
 /// KEYS: sorted set, hash. ARGV: ids. Returns how many of them were in the queue.
-pub(crate) static DELETE_MESSAGE_BATCH: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static DELETE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 local n = 0
@@ -398,7 +415,7 @@ return n
 
 /// KEYS: sorted set, hash. ARGV: vt in score units, then ids.
 /// Returns how many of them were in the queue, or QUEUE_NOT_FOUND.
-pub(crate) static CHANGE_VISIBILITY_BATCH: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static CHANGE_VISIBILITY_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
@@ -438,7 +455,7 @@ end
 
 /// KEYS: src sorted set, src hash, dst sorted set, dst hash. ARGV: id, dst realtime channel.
 /// Returns 1 when the message was in src, 0 when not, or QUEUE_NOT_FOUND.
-pub(crate) static MOVE_MESSAGE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static MOVE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{TRANSFER}{}",
         r#"
@@ -458,7 +475,7 @@ return 1
 /// queue's), max receives, dlq realtime channel.
 /// Like receive, but a message that has already been received max-receives times is moved to
 /// the DLQ (rc and fr kept) instead, and the next one is tried.
-pub(crate) static RECEIVE_MESSAGE_OR_DLQ: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static RECEIVE_MESSAGE_OR_DLQ: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{TRANSFER}{VT_FROM_ARGV}{}",
         r#"
@@ -505,7 +522,7 @@ return false
 /// KEYS: dlq sorted set, dlq hash, dst sorted set, dst hash. ARGV: max, dst realtime channel.
 /// Moves up to max receivable messages from the DLQ to dst, visible at once, with rc and fr
 /// reset. Returns how many moved, or QUEUE_NOT_FOUND.
-pub(crate) static REDRIVE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static REDRIVE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{TRANSFER}{}",
         r#"
@@ -528,7 +545,7 @@ return n
 
 /// KEYS: sorted set, hash. ARGV: max. Returns up to max receivable messages as
 /// {id, body, rc, fr} without changing anything, or QUEUE_NOT_FOUND.
-pub(crate) static PEEK_MESSAGES: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static PEEK_MESSAGES: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
@@ -551,7 +568,7 @@ return out
 /// KEYS: sorted set, hash. Removes every message (members, bodies, rc and fr fields) and
 /// keeps the queue, its attributes and counters. Returns how many messages there were, or
 /// QUEUE_NOT_FOUND.
-pub(crate) static PURGE_QUEUE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static PURGE_QUEUE: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
@@ -571,3 +588,31 @@ return n
 "#,
     )
 });
+
+/// The Lua source of each operation's script, by operation name, for the benchmark's
+/// `redis-benchmark` ceiling runs. Not part of the stable API.
+pub fn sources() -> Vec<(&'static str, String)> {
+    let all: [(&'static str, &LazyLock<Lua>); 18] = [
+        ("create_queue", &CREATE_QUEUE),
+        ("delete_queue", &DELETE_QUEUE),
+        ("get_queue_attributes", &GET_ATTRIBUTES),
+        ("set_queue_attributes", &SET_ATTRIBUTES),
+        ("send_message", &SEND_MESSAGE),
+        ("receive_message", &RECEIVE_MESSAGE),
+        ("pop_message", &POP_MESSAGE),
+        ("delete_message", &DELETE_MESSAGE),
+        ("change_message_visibility", &CHANGE_VISIBILITY),
+        ("send_message_batch", &SEND_MESSAGE_BATCH),
+        ("receive_message_batch", &RECEIVE_MESSAGE_BATCH),
+        ("delete_message_batch", &DELETE_MESSAGE_BATCH),
+        ("change_message_visibility_batch", &CHANGE_VISIBILITY_BATCH),
+        ("move_message", &MOVE_MESSAGE),
+        ("receive_message_or_dlq", &RECEIVE_MESSAGE_OR_DLQ),
+        ("redrive", &REDRIVE),
+        ("peek_messages", &PEEK_MESSAGES),
+        ("purge_queue", &PURGE_QUEUE),
+    ];
+    all.iter()
+        .map(|(name, s)| (*name, s.source.clone()))
+        .collect()
+}
