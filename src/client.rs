@@ -53,8 +53,13 @@ impl ConnectionLike for Connection {
 ///
 /// One multiplexed connection carries the requests of every task that uses the client, so
 /// there is no pool to size and no lock to wait for. Cloning is cheap (clones share the
-/// connection); the client is `Send + Sync`. A client made by [`Rsmq::new`] reconnects by
-/// itself after Redis restarts, and reloads its scripts when Redis has forgotten them.
+/// connection); the client is `Send + Sync`.
+///
+/// A client made by [`Rsmq::new`] reconnects by itself after Redis restarts or drops the
+/// connection (with backoff from 50 ms to 2 s), and reloads its scripts when Redis has
+/// forgotten them. While Redis is down, calls fail with `RsmqError::RedisError` within the
+/// connection timeout; once it is back, they succeed again on the same client. Every reply
+/// is awaited at most [`RsmqOptions::response_timeout`].
 ///
 /// ```no_run
 /// use rsmq_async::{Rsmq, RsmqConnection, RsmqError};
@@ -98,10 +103,20 @@ impl Rsmq {
     /// # Ok(()) }
     /// ```
     pub async fn new(options: RsmqOptions) -> RsmqResult<Rsmq> {
-        let client = redis::Client::open(options.connection_info()?)?;
+        let client = options.client()?;
+        // Fail fast and clearly (within the connection timeout) when Redis is unreachable
+        // or refuses the credentials, before the manager starts retrying.
+        drop(
+            client
+                .get_multiplexed_async_connection_with_config(&options.async_config())
+                .await?,
+        );
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2);
+            .set_connection_timeout(Some(options.connection_timeout))
+            .set_response_timeout(Some(options.response_timeout))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(2))
+            .set_number_of_retries(3);
         let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),

@@ -94,6 +94,10 @@ pub enum RsmqError {
     /// A message could not be serialized (feature `serde`). Holds the serializer's message.
     #[error("cannot encode message: {0}")]
     CannotEncodeMessage(String),
+    /// The options ask for something this build cannot do (for example TLS without the
+    /// `tls-rustls` feature).
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
     /// A connection URL could not be parsed. The text never contains the password.
     #[error("invalid Redis URL: {0}")]
     InvalidUrl(String),

@@ -31,6 +31,7 @@
 //! - `tokio-comp` (default): run on Tokio; enables `PooledRsmq`.
 //! - `sync` (default): `RsmqSync` and `RsmqConnectionSync`.
 //! - `smol-comp`: run on smol (with `default-features = false`).
+//! - `tls-rustls`: `rediss://` connections through rustls.
 //! - `serde`: typed JSON messages ([`Json`], `RsmqJsonExt`).
 //! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
 //!   client cannot share such queues. With it off, nothing is written that the JavaScript
@@ -66,7 +67,7 @@ pub use error::{RsmqError, RsmqResult};
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use json::{Json, RsmqJsonExt};
 pub use message::{RedisBytes, RsmqMessage};
-pub use options::RsmqOptions;
+pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
 pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
@@ -43,7 +44,22 @@ pub struct RsmqOptions {
     pub ns: String,
     /// The RESP protocol version for the connection. Default RESP2.
     pub protocol: redis::ProtocolVersion,
+    /// The longest wait for a connection (each attempt, and each reconnect attempt).
+    /// Default 5 s.
+    pub connection_timeout: Duration,
+    /// The longest wait for a reply to one operation. Default 5 s.
+    pub response_timeout: Duration,
+    /// Connect with TLS (`rediss://`). Needs the feature `tls-rustls`. Default `false`.
+    pub tls: bool,
+    /// PEM certificate(s) of the authority that signed the server's certificate, for a
+    /// private CA. `None` (default) trusts the system's roots.
+    pub tls_root_cert: Option<Vec<u8>>,
 }
+
+/// Default for [`RsmqOptions::connection_timeout`].
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`RsmqOptions::response_timeout`].
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for RsmqOptions {
     fn default() -> Self {
@@ -56,6 +72,10 @@ impl Default for RsmqOptions {
             password: None,
             ns: "rsmq".to_string(),
             protocol: redis::ProtocolVersion::RESP2,
+            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            tls: false,
+            tls_root_cert: None,
         }
     }
 }
@@ -71,12 +91,24 @@ impl fmt::Debug for RsmqOptions {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ns", &self.ns)
             .field("protocol", &self.protocol)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("tls", &self.tls)
+            .field(
+                "tls_root_cert",
+                &self
+                    .tls_root_cert
+                    .as_ref()
+                    .map(|c| format!("<{} bytes>", c.len())),
+            )
             .finish()
     }
 }
 
 impl RsmqOptions {
-    /// Parses `redis://[user[:password]@]host[:port][/db][?ns=..&realtime=true&protocol=resp3]`.
+    /// Parses `redis://[user[:password]@]host[:port][/db][?ns=..&realtime=true&protocol=resp3]`,
+    /// or `rediss://` for TLS (feature `tls-rustls`). `connection_timeout` and
+    /// `response_timeout` parameters take milliseconds.
     ///
     /// User name and password may be percent-encoded. Unknown query parameters are an error,
     /// so a typo does not silently fall back to a default. Errors never contain the password.
@@ -93,12 +125,12 @@ impl RsmqOptions {
     pub fn from_url(url: &str) -> RsmqResult<Self> {
         let bad = |what: &str| RsmqError::InvalidUrl(what.to_string());
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        let mut opts = RsmqOptions::default();
         match parsed.scheme() {
             "redis" => {}
-            "rediss" => return Err(bad("rediss:// (TLS) is not supported yet")),
+            "rediss" => opts.tls = true,
             other => return Err(bad(&format!("unsupported scheme `{other}`"))),
         }
-        let mut opts = RsmqOptions::default();
         if let Some(host) = parsed.host_str() {
             if !host.is_empty() {
                 opts.host = host
@@ -145,6 +177,17 @@ impl RsmqOptions {
                         _ => return Err(bad(&format!("protocol=`{value}` is not resp2 or resp3"))),
                     }
                 }
+                "connection_timeout" | "response_timeout" => {
+                    let ms: u64 = value.parse().map_err(|_| {
+                        bad(&format!("{key}=`{value}` is not a number of milliseconds"))
+                    })?;
+                    let d = Duration::from_millis(ms);
+                    if key == "connection_timeout" {
+                        opts.connection_timeout = d;
+                    } else {
+                        opts.response_timeout = d;
+                    }
+                }
                 other => return Err(bad(&format!("unknown parameter `{other}`"))),
             }
         }
@@ -152,7 +195,7 @@ impl RsmqOptions {
     }
 
     /// The `redis` crate's connection description for these options.
-    pub(crate) fn connection_info(&self) -> RsmqResult<redis::ConnectionInfo> {
+    fn connection_info(&self) -> RsmqResult<redis::ConnectionInfo> {
         use redis::IntoConnectionInfo;
         let mut settings = redis::RedisConnectionInfo::default()
             .set_db(i64::from(self.db))
@@ -163,9 +206,50 @@ impl RsmqOptions {
         if let Some(pw) = &self.password {
             settings = settings.set_password(pw);
         }
-        Ok(redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
-            .into_connection_info()?
-            .set_redis_settings(settings))
+        let addr = if self.tls {
+            redis::ConnectionAddr::TcpTls {
+                host: self.host.clone(),
+                port: self.port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
+        };
+        Ok(addr.into_connection_info()?.set_redis_settings(settings))
+    }
+
+    /// A `redis` client for these options (TLS set up when asked for).
+    pub(crate) fn client(&self) -> RsmqResult<redis::Client> {
+        let info = self.connection_info()?;
+        if !self.tls {
+            return Ok(redis::Client::open(info)?);
+        }
+        #[cfg(feature = "tls-rustls")]
+        {
+            // rustls needs a process-wide crypto provider; ours is ring. Installing fails
+            // harmlessly when the application installed one already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let certs = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: self.tls_root_cert.clone(),
+            };
+            Ok(redis::Client::build_with_tls(info, certs)?)
+        }
+        #[cfg(not(feature = "tls-rustls"))]
+        {
+            let _ = info;
+            Err(RsmqError::InvalidOptions(
+                "TLS (rediss://) needs the `tls-rustls` feature of rsmq_async".into(),
+            ))
+        }
+    }
+
+    /// Timeouts for plain multiplexed connections (the pool's, the probe's).
+    pub(crate) fn async_config(&self) -> redis::AsyncConnectionConfig {
+        redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connection_timeout))
+            .set_response_timeout(Some(self.response_timeout))
     }
 }
 

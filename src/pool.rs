@@ -84,6 +84,7 @@ impl ConnectionLike for PoolConnection {
 /// Makes and checks the pool's connections.
 pub(crate) struct Manager {
     client: redis::Client,
+    config: redis::AsyncConnectionConfig,
 }
 
 impl bb8::ManageConnection for Manager {
@@ -91,7 +92,10 @@ impl bb8::ManageConnection for Manager {
     type Error = redis::RedisError;
 
     async fn connect(&self) -> RedisResult<PoolConnection> {
-        let inner = self.client.get_multiplexed_async_connection().await?;
+        let inner = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
         Ok(PoolConnection {
             inner,
             broken: false,
@@ -164,7 +168,7 @@ impl PooledRsmq {
         pool_options: PoolOptions,
         checkout_timeout: Duration,
     ) -> RsmqResult<PooledRsmq> {
-        let client = redis::Client::open(options.connection_info()?)?;
+        let client = options.client()?;
         let mut builder = bb8::Pool::builder()
             .test_on_check_out(false)
             .connection_timeout(checkout_timeout)
@@ -174,6 +178,7 @@ impl PooledRsmq {
         }
         let manager = Manager {
             client: client.clone(),
+            config: options.async_config(),
         };
         // Prove Redis is reachable now, as `Rsmq::new` does, rather than at first use.
         {

@@ -446,3 +446,103 @@ macro_rules! suite {
         }
     };
 }
+
+/// A `redis-server` of one test's own, that the test may kill (SIGKILL) and restart on the
+/// same port and data directory. Killed and its directory removed on drop.
+pub struct OwnedServer {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl OwnedServer {
+    /// Starts a server with extra arguments (for example `["--appendonly", "yes",
+    /// "--appendfsync", "always"]`). Persistence is off unless the arguments turn it on.
+    pub fn start(extra: &[&str]) -> OwnedServer {
+        let dir = std::env::temp_dir().join(format!(
+            "rsmq-test-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut server = OwnedServer {
+            port: free_port(),
+            dir,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again (after [`kill`](Self::kill)) and waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &self.port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                ])
+                .args(["--dir", &self.dir.to_string_lossy()])
+                .args(&self.args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server on PATH");
+            self.child = Some(child);
+            while Instant::now() < deadline {
+                if ping(self.port) {
+                    return;
+                }
+                if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                    break; // exited (port still held by the old process?): try again
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            self.kill();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Options for this server in a fresh namespace.
+    pub fn options(&self, test: &str) -> RsmqOptions {
+        RsmqOptions {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            ns: namespace(test),
+            ..Default::default()
+        }
+    }
+}
+
+impl Drop for OwnedServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
