@@ -106,11 +106,11 @@ impl Rsmq {
         let client = options.client()?;
         // Fail fast and clearly (within the connection timeout) when Redis is unreachable
         // or refuses the credentials, before the manager starts retrying.
-        drop(
-            client
-                .get_multiplexed_async_connection_with_config(&options.async_config())
-                .await?,
-        );
+        let mut probe = client
+            .get_multiplexed_async_connection_with_config(&options.async_config())
+            .await?;
+        redis::cmd("PING").query_async::<()>(&mut probe).await?;
+        drop(probe);
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connection_timeout))
             .set_response_timeout(Some(options.response_timeout))
