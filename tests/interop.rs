@@ -1557,6 +1557,560 @@ async fn raw_fields_written_by_rust_and_the_peer_have_the_same_form(kind: Kind) 
 }
 
 // ------------------------------------------------------------------------------------------
+// Scenarios for the operations the peers do not have (batches, dead letters, peek, purge,
+// long polling): Rust runs them, the peer checks the result with its ordinary operations.
+
+/// Messages Rust sends in one batch reach the peer in input order with identical bodies
+/// and ids it accepts, and the peer counts every one in `totalsent`. A batch delay (per call
+/// or the queue's) holds the whole batch back for the peer too.
+async fn peer_receives_a_rust_batch_in_input_order(kind: Kind) {
+    let Some(Pair { rsmq, mut peer, ns }) = pair(kind, "batch2peer").await else {
+        return;
+    };
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    peer.create_queue("later", None, None, None);
+    peer.create_queue("slow", None, Some(1), None);
+
+    // 20 bodies: the shared set (empty and 64 KiB ones included) and 12 short ones.
+    let mut bodies: Vec<String> = bodies().into_iter().map(|(_, b)| b).collect();
+    bodies.extend((bodies.len()..20).map(|i| format!("batch body {i:02}")));
+    assert_eq!(bodies.len(), 20);
+    let before = common::redis_now_ms().await;
+    let ids = rsmq
+        .send_message_batch("q", bodies.clone(), None)
+        .await
+        .unwrap();
+    let after = common::redis_now_ms().await;
+    assert_eq!(ids.len(), 20);
+
+    // Per-call delay 500 ms, into a queue the peer made: hidden from the peer until then.
+    let delayed = rsmq
+        .send_message_batch("later", vec!["d0", "d1"], Some(500 * MS))
+        .await
+        .unwrap();
+    for id in &delayed {
+        assert_eq!(
+            score(&ns, "later", id).await,
+            sent_ms(&delayed[0]) + 500,
+            "the whole batch is due 500 ms after it was sent"
+        );
+    }
+    assert!(peer.receive("later", None).is_none(), "delayed 500 ms");
+    // The queue's delay (1 s, set by the peer) applies to a batch without a delay.
+    let slow = rsmq
+        .send_message_batch("slow", vec!["s0", "s1", "s2"], None)
+        .await
+        .unwrap();
+    for id in &slow {
+        assert_eq!(score(&ns, "slow", id).await, sent_ms(&slow[0]) + 1000);
+    }
+    assert!(peer.receive("slow", None).is_none(), "delayed 1 s");
+
+    // The peer's counters agree with Rust's before anything is received.
+    let (a, p) = (
+        rsmq.get_queue_attributes("q").await.unwrap(),
+        peer.attrs("q"),
+    );
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (20, 0, 20));
+    assert_eq!((a.visiblemsgs, a.msgs), (20, 20));
+    assert_eq!(Attrs::from_rust(&a).settled(), p.settled());
+    assert_eq!(
+        (peer.attrs("later").totalsent, peer.attrs("slow").totalsent),
+        (2, 3)
+    );
+
+    for (i, (id, body)) in ids.iter().zip(&bodies).enumerate() {
+        assert!(
+            js_valid_id(id) && peer.validate_id(id),
+            "{kind:?} rejects the batch id {id:?}"
+        );
+        let m = peer
+            .receive("q", None)
+            .unwrap_or_else(|| panic!("{kind:?} received nothing for batch message {i}"));
+        assert_eq!(&m.id, id, "batch message {i}: received in input order");
+        assert!(
+            &m.message == body,
+            "batch message {i}: {kind:?} received {:?} for {:?}",
+            short(&m.message, 60),
+            short(body, 60)
+        );
+        assert_eq!(m.rc, 1);
+        let s = sent_ms(id);
+        assert!(
+            before <= s && s <= after + 1,
+            "sent {s} not in [{before}, {after}]"
+        );
+        if let Some(js_sent) = m.sent {
+            assert_eq!(js_sent.floor() as u64, s, "JS derives the same send time");
+        }
+    }
+    assert!(peer.receive("q", None).is_none());
+    let (a, p) = (rust_attrs(&rsmq, "q").await, peer.attrs("q"));
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (20, 20, 20));
+    assert_eq!(a.settled(), p.settled());
+
+    // The delayed batch arrives, in order, once due.
+    let due = score(&ns, "later", &delayed[0]).await;
+    let now = common::redis_now_ms().await;
+    tokio::time::sleep(Duration::from_millis(due.saturating_sub(now) + 30)).await;
+    for (id, body) in delayed.iter().zip(["d0", "d1"]) {
+        let m = peer.receive("later", None).expect("due now");
+        assert_eq!(
+            (m.id.as_str(), m.message.as_str(), m.rc),
+            (id.as_str(), body, 1)
+        );
+    }
+    assert!(peer.receive("later", None).is_none());
+}
+
+/// Rust's batch receive takes the peer's messages in send order and hides them from the
+/// peer; Rust's batch delete and batch visibility change are seen by the peer, with the
+/// receive count and first-receive time carried on.
+async fn rust_batch_receive_delete_and_visibility_are_seen_by_the_peer(kind: Kind) {
+    let Some(Pair { rsmq, mut peer, ns }) = pair(kind, "batchops").await else {
+        return;
+    };
+    peer.create_queue("q", None, None, None);
+    let bodies = ["p0", "p1 — ü", "p2 🎉", "p3", "p4", "p5"];
+    let ids: Vec<String> = bodies.iter().map(|b| peer.send("q", b)).collect();
+
+    let got = rsmq
+        .receive_message_batch::<String>("q", Some(secs(60)), 4)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(
+            (m.id.as_str(), m.message.as_str(), m.rc, m.sent),
+            (ids[i].as_str(), bodies[i], 1, sent_ms(&ids[i])),
+            "batch position {i}: in send order"
+        );
+        assert_eq!(score(&ns, "q", &m.id).await, m.fr + 60_000, "hidden 60 s");
+    }
+    // The next message is still the peer's to receive; then Rust gets the rest.
+    let p4 = peer.receive("q", Some(60)).expect("p4 is visible");
+    assert_eq!((p4.id.as_str(), p4.rc), (ids[4].as_str(), 1));
+    let rest = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    let rest: Vec<(&str, u64)> = rest.iter().map(|m| (m.id.as_str(), m.rc)).collect();
+    assert_eq!(rest, [(ids[5].as_str(), 1)], "only p5 was left visible");
+    assert!(peer.receive("q", None).is_none(), "all hidden for the peer");
+    let p = peer.attrs("q");
+    assert_eq!(
+        (p.totalsent, p.totalrecv, p.msgs, p.hiddenmsgs),
+        (6, 6, 6, 6),
+        "the peer counts all six as hidden"
+    );
+
+    // Batch delete: gone for the peer. An id no longer there is not counted.
+    let n = rsmq
+        .delete_message_batch("q", &[&ids[0], &ids[1]])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(rsmq.delete_message_batch("q", &[&ids[1]]).await.unwrap(), 0);
+    assert!(
+        !peer.delete_message("q", &ids[0]),
+        "already deleted by Rust"
+    );
+    assert!(!peer.change_visibility("q", &ids[1], 0));
+    let h = hash(&ns, "q").await;
+    for id in &ids[..2] {
+        assert!(
+            !h.keys().any(|k| k.starts_with(id.as_str())),
+            "fields of {id} left"
+        );
+    }
+    assert_eq!(peer.attrs("q").msgs, 4);
+
+    // Batch visibility change: visible again for the peer (p4 was received by the peer).
+    let n = rsmq
+        .change_message_visibility_batch("q", &[&ids[2], &ids[3], &ids[4], &ids[0]], Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "the deleted p0 is not counted");
+    for (i, fr) in [(2, got[2].fr), (3, got[3].fr), (4, p4.fr)] {
+        let m = peer.receive("q", Some(60)).expect("visible again");
+        assert_eq!(
+            (m.id.as_str(), m.message.as_str(), m.rc, m.fr),
+            (ids[i].as_str(), bodies[i], 2, fr),
+            "message {i}: rc incremented, fr kept"
+        );
+    }
+    assert!(peer.receive("q", None).is_none(), "p5 is still hidden");
+    assert!(peer.delete_message("q", &ids[2]));
+    let (a, p) = (rust_attrs(&rsmq, "q").await, peer.attrs("q"));
+    assert_eq!((a.totalsent, a.totalrecv, a.msgs), (6, 9, 3));
+    assert_eq!(a.settled(), p.settled());
+}
+
+/// Dead letters: a message the peer and Rust received up to the budget is moved by Rust's
+/// `receive_message_or_dlq` to the DLQ, where the peer's ordinary receive finds it with its
+/// body, id, rc and fr; `move_message` hands it on to a queue the peer reads; `redrive`
+/// brings it back with a fresh receive count.
+async fn dead_letters_moved_by_rust_are_read_by_the_peer(kind: Kind) {
+    let Some(Pair { rsmq, mut peer, ns }) = pair(kind, "dlq").await else {
+        return;
+    };
+    peer.create_queue("q", None, None, None);
+    peer.create_queue("dlq", None, None, None);
+    rsmq.create_queue("other", None, None, None).await.unwrap();
+
+    // a: received once by the peer, once by Rust (budget 2), made visible each time.
+    let a = peer.send("q", "a body — ü");
+    let first = peer.receive("q", Some(60)).expect("a");
+    assert!(peer.change_visibility("q", &a, 0));
+    let m = rsmq
+        .receive_message_or_dlq::<String>("q", Some(Duration::ZERO), "dlq", 2)
+        .await
+        .unwrap()
+        .expect("a, second receive");
+    assert_eq!((m.id.as_str(), m.rc, m.fr), (a.as_str(), 2, first.fr));
+    let b = peer.send("q", "b");
+    // a has had its 2 receives: moved to the DLQ, and b is received in the same call.
+    let m = rsmq
+        .receive_message_or_dlq::<String>("q", Some(secs(60)), "dlq", 2)
+        .await
+        .unwrap()
+        .expect("b");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc),
+        (b.as_str(), "b", 1)
+    );
+
+    let d = peer.attrs("dlq");
+    assert_eq!((d.msgs, d.totalsent, d.totalrecv), (1, 1, 0));
+    let p = peer.attrs("q");
+    assert_eq!((p.msgs, p.totalsent, p.totalrecv), (1, 2, 3));
+    let h = hash(&ns, "dlq").await;
+    assert_eq!(
+        (
+            h[&format!("{a}:rc")].as_str(),
+            h[&format!("{a}:fr")].clone()
+        ),
+        ("2", first.fr.to_string()),
+        "rc and fr moved with the message"
+    );
+    assert!(!hash(&ns, "q").await.keys().any(|k| k.starts_with(&a)));
+    assert!(peer.receive("q", None).is_none(), "b is hidden, a is gone");
+
+    let m = peer.receive("dlq", None).expect("the dead letter");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc, m.fr),
+        (a.as_str(), "a body — ü", 3, first.fr),
+        "the peer's receive counts on from the moved rc"
+    );
+    if let Some(s) = m.sent {
+        assert_eq!(s.floor() as u64, sent_ms(&a));
+    }
+
+    // move_message takes it, hidden or not, to a queue where it is receivable at once.
+    assert!(rsmq.move_message("dlq", &a, "other").await.unwrap());
+    assert!(
+        !rsmq.move_message("dlq", &a, "other").await.unwrap(),
+        "gone from the DLQ"
+    );
+    assert_eq!(peer.attrs("dlq").msgs, 0);
+    let m = peer.receive("other", None).expect("moved to other");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc, m.fr),
+        (a.as_str(), "a body — ü", 4, first.fr)
+    );
+
+    // Back to the DLQ, next to a dead letter the peer is inspecting (hidden): redrive
+    // moves only the receivable one, with rc and fr reset.
+    let c = peer.send("dlq", "c");
+    assert_eq!(peer.receive("dlq", Some(60)).expect("c").id, c);
+    assert!(rsmq.move_message("other", &a, "dlq").await.unwrap());
+    // The DLQ now holds a (visible) and c (hidden by the peer).
+    let before = common::redis_now_ms().await;
+    assert_eq!(rsmq.redrive("dlq", "q", 10).await.unwrap(), 1);
+    let m = peer.receive("q", None).expect("redriven");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc),
+        (a.as_str(), "a body — ü", 1),
+        "a fresh receive budget"
+    );
+    assert!(
+        m.fr >= before,
+        "a new first-receive time: {} < {before}",
+        m.fr
+    );
+    assert!(
+        peer.delete_message("q", &a),
+        "the peer deletes it (3 fields)"
+    );
+    let d = peer.attrs("dlq");
+    assert_eq!((d.msgs, d.totalsent, d.totalrecv), (1, 3, 2));
+    assert_eq!(
+        peer.receive("dlq", None).map(|m| m.id),
+        None,
+        "c stays hidden"
+    );
+
+    for q in ["q", "dlq", "other"] {
+        let (a, p) = (rust_attrs(&rsmq, q).await, peer.attrs(q));
+        assert_eq!(a.settled(), p.settled(), "{q}");
+    }
+}
+
+/// After Rust's batch, dead-letter and peek operations on a queue the peer made, the peer's
+/// ordinary operations on it still work; after Rust purges it, the peer sees it empty with
+/// its attributes and counters unchanged, and can use it again.
+async fn the_peer_still_works_a_queue_after_rust_batches_and_a_purge(kind: Kind) {
+    let Some(Pair { rsmq, mut peer, ns }) = pair(kind, "purge").await else {
+        return;
+    };
+    peer.create_queue("q", Some(20), None, Some(2048));
+    peer.create_queue("dlq", None, None, None);
+
+    let ids = rsmq
+        .send_message_batch("q", (0..6).map(|i| format!("m{i}")).collect(), None)
+        .await
+        .unwrap();
+    let got = rsmq
+        .receive_message_batch::<String>("q", Some(secs(60)), 10)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 6);
+    assert_eq!(
+        rsmq.change_message_visibility_batch("q", &[&ids[0], &ids[2]], Duration::ZERO)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(rsmq.delete_message_batch("q", &[&ids[1]]).await.unwrap(), 1);
+    let m6 = peer.send("q", "m6");
+    // m0 and m2 have had their one receive: both go to the DLQ; m6 is received.
+    let m = rsmq
+        .receive_message_or_dlq::<String>("q", None, "dlq", 1)
+        .await
+        .unwrap()
+        .expect("m6");
+    assert_eq!((m.id.as_str(), m.rc), (m6.as_str(), 1));
+    assert_eq!(
+        score(&ns, "q", &m6).await,
+        m.fr + 20_000,
+        "Rust applies the peer's vt 20 s"
+    );
+    assert!(rsmq
+        .peek_messages::<String>("q", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let peeked: Vec<(String, u64)> = rsmq
+        .peek_messages::<String>("dlq", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.rc))
+        .collect();
+    assert_eq!(peeked, [(ids[0].clone(), 1), (ids[2].clone(), 1)]);
+
+    // The peer's ordinary operations.
+    let p = peer.attrs("q");
+    assert_eq!((p.vt, p.maxsize), (20.0, 2048));
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (7, 7, 4));
+    let pid = peer.send("q", "from the peer");
+    let m = peer.receive("q", None).expect("the peer's own message");
+    assert_eq!((m.id.as_str(), m.rc), (pid.as_str(), 1));
+    assert_eq!(score(&ns, "q", &pid).await, m.fr + 20_000);
+    assert!(peer.delete_message("q", &pid));
+    assert!(peer.change_visibility("q", &ids[3], 0));
+    let m = peer
+        .receive("q", None)
+        .expect("m3 made visible by the peer");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc, m.fr),
+        (ids[3].as_str(), "m3", 2, got[3].fr)
+    );
+    assert!(peer.delete_message("q", &ids[3]));
+    let set = peer.set_attrs("q", Some(25), None, None);
+    assert_eq!(set.vt, 25.0);
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().vt, secs(25));
+    for (id, body) in [(&ids[0], "m0"), (&ids[2], "m2")] {
+        let m = peer.receive("dlq", None).expect("dead letter");
+        assert_eq!(
+            (m.id.as_str(), m.message.as_str(), m.rc),
+            (id.as_str(), body, 2)
+        );
+    }
+
+    // Purge: m4, m5 (hidden by Rust) and m6 (hidden by Rust's DLQ receive).
+    let before = peer.attrs("q");
+    assert_eq!((before.totalsent, before.totalrecv, before.msgs), (8, 9, 3));
+    assert_eq!(rsmq.purge_queue("q").await.unwrap(), 3);
+    let after = peer.attrs("q");
+    assert_eq!((after.msgs, after.hiddenmsgs), (0, 0));
+    assert_eq!(
+        after,
+        Attrs {
+            msgs: 0,
+            hiddenmsgs: 0,
+            ..before.clone()
+        },
+        "vt, delay, maxsize, created, modified and the counters stay"
+    );
+    let h = hash(&ns, "q").await;
+    let fields: Vec<&str> = h.keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        [
+            "created",
+            "delay",
+            "maxsize",
+            "modified",
+            "totalrecv",
+            "totalsent",
+            "vt"
+        ],
+        "no message fields left"
+    );
+    assert!(peer.receive("q", None).is_none());
+    for id in [&ids[4], &ids[5], &m6] {
+        assert!(!peer.delete_message("q", id), "{id} was purged");
+    }
+
+    // The peer uses the purged queue again.
+    let pid = peer.send("q", "after the purge");
+    let m = peer.receive("q", None).expect("after the purge");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc),
+        (pid.as_str(), "after the purge", 1)
+    );
+    assert!(peer.delete_message("q", &pid));
+    let (a, p) = (rust_attrs(&rsmq, "q").await, peer.attrs("q"));
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (9, 10, 0));
+    assert_eq!(a.settled(), p.settled());
+    peer.delete_queue("q");
+    assert_eq!(peer.list_queues(), ["dlq"]);
+}
+
+/// Rust's peek sees the peer's messages in receive order, with rc and fr as stored, and
+/// changes nothing: the stored data and the peer's counters are the same after it, and the
+/// peer still receives every message with the receive count it expects.
+async fn rust_peek_changes_nothing_the_peer_sees(kind: Kind) {
+    let Some(Pair { rsmq, mut peer, ns }) = pair(kind, "peek").await else {
+        return;
+    };
+    peer.create_queue("q", None, None, None);
+    let a = peer.send("q", "a");
+    let b = peer.send("q", "b — ü");
+    let c = peer.send("q", "c");
+    let d = peer.send_delayed("q", "d", Some(1));
+    // a: received by the peer and made visible again, so it now comes after b and c.
+    let first = peer.receive("q", Some(60)).expect("a");
+    assert_eq!(first.id, a);
+    assert!(peer.change_visibility("q", &a, 0));
+
+    let stored = common::snapshot(&ns).await;
+    let counted = peer.attrs("q");
+    let t0 = common::redis_now_ms().await;
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    let t1 = common::redis_now_ms().await;
+    let peeked = rsmq.peek_messages::<String>("q", 10).await.unwrap();
+    let two = rsmq.peek_messages::<String>("q", 2).await.unwrap();
+
+    let seen: Vec<(&str, &str, u64, u64, u64)> = peeked
+        .iter()
+        .map(|m| (m.id.as_str(), m.message.as_str(), m.rc, m.fr, m.sent))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (b.as_str(), "b — ü", 0, 0, sent_ms(&b)),
+            (c.as_str(), "c", 0, 0, sent_ms(&c)),
+            (a.as_str(), "a", 1, first.fr, sent_ms(&a)),
+        ],
+        "receive order, rc/fr as stored, the delayed d left out"
+    );
+    assert_eq!(two, peeked[..2]);
+    assert_eq!((attrs.msgs, attrs.visiblemsgs), (4, 3));
+    // The head is b (a was pushed back): its age comes from the send time in the peer's id.
+    let age = attrs.oldestmsgage.as_millis() as u64;
+    assert!(
+        t0 - sent_ms(&b) <= age && age <= t1 - sent_ms(&b),
+        "oldestmsgage {age} ms from the peer's id: not in [{}, {}]",
+        t0 - sent_ms(&b),
+        t1 - sent_ms(&b)
+    );
+
+    assert_eq!(common::snapshot(&ns).await, stored, "peek changed Redis");
+    let p = peer.attrs("q");
+    assert_eq!(p.settled(), counted.settled());
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (4, 1, 4));
+    for (id, rc, fr) in [(&b, 1, None), (&c, 1, None), (&a, 2, Some(first.fr))] {
+        let m = peer.receive("q", None).expect("still receivable");
+        assert_eq!((&m.id, m.rc), (id, rc));
+        if let Some(fr) = fr {
+            assert_eq!(m.fr, fr);
+        }
+    }
+    assert!(peer.receive("q", None).is_none(), "{d} is delayed 1 s");
+    assert!(rsmq
+        .peek_messages::<String>("q", 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Long polling: a Rust `receive_message_wait` of 5 s returns the message a peer sends
+/// during the wait. A JS peer with `--realtime` publishes on `{ns}:rt:{q}`, which wakes Rust
+/// at once (well before the 500 ms fallback poll); PyRSMQ publishes nothing, so Rust finds
+/// the message at its fallback poll.
+async fn rust_wait_returns_when_the_peer_sends(kind: Kind) {
+    if !available(kind) {
+        return;
+    }
+    // Rsmq::new, so that the client can open its subscriber connection.
+    let (rsmq, ns) = common::rsmq(&format!("{}-wait", kind.name())).await;
+    let mut peer = Peer::start(kind, &ns, true);
+    peer.create_queue("q", None, None, None);
+
+    let start = Instant::now();
+    let sender = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(150 * MS);
+        let id = peer.send("q", "wake up");
+        (peer, id, start.elapsed())
+    });
+    let m = rsmq
+        .receive_message_wait::<String>("q", None, secs(5))
+        .await
+        .unwrap();
+    let waited = start.elapsed();
+    let (mut peer, id, sent_at) = sender.await.unwrap();
+    let m = m.expect("the wait returns the peer's message");
+    assert_eq!(
+        (m.id.as_str(), m.message.as_str(), m.rc),
+        (id.as_str(), "wake up", 1)
+    );
+    assert!(
+        waited >= sent_at.saturating_sub(50 * MS),
+        "returned before the send"
+    );
+    match kind {
+        Kind::Js => assert!(
+            waited < 450 * MS,
+            "the JS realtime publish should wake the wait (sent at {sent_at:?}), but it \
+             returned after {waited:?}, as late as the {:?} fallback poll",
+            rsmq_async::FALLBACK_POLL
+        ),
+        Kind::Python => assert!(
+            waited < secs(1),
+            "the fallback poll should find PyRSMQ's message within 1 s, took {waited:?}"
+        ),
+    }
+    let p = peer.attrs("q");
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (1, 1, 1));
+    assert!(
+        peer.receive("q", None).is_none(),
+        "hidden by Rust's receive"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
 // JS only: realtime
 
 /// A JS subscriber on `{ns}:rt:{q}` gets the same payload (the queue size after the add,
@@ -1727,6 +2281,12 @@ matrix! {
         a_peer_queue_survives_a_rust_set_queue_attributes,
         a_rust_queue_survives_a_peer_set_queue_attributes,
         raw_fields_written_by_rust_and_the_peer_have_the_same_form,
+        peer_receives_a_rust_batch_in_input_order,
+        rust_batch_receive_delete_and_visibility_are_seen_by_the_peer,
+        dead_letters_moved_by_rust_are_read_by_the_peer,
+        the_peer_still_works_a_queue_after_rust_batches_and_a_purge,
+        rust_peek_changes_nothing_the_peer_sees,
+        rust_wait_returns_when_the_peer_sends,
     ],
     js_only: [
         subscriber_gets_the_same_realtime_payloads_from_rust_and_js
