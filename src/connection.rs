@@ -277,7 +277,10 @@ pub trait RsmqConnection {
 
     /// Moves a message from `src` to `dst` in one atomic step, keeping its id, body, `rc`
     /// and `fr`; it is receivable in `dst` at once. Returns whether it was in `src`. Both
-    /// queues must exist (`QueueNotFound`) and differ (`SameQueue`).
+    /// queues must exist (`QueueNotFound`) and differ (`SameQueue`). A move counts as a send
+    /// of `dst` (its `totalsent` grows); the counters of `src` stay. The same holds for the
+    /// moves of [`receive_message_or_dlq`](Self::receive_message_or_dlq) and
+    /// [`redrive`](Self::redrive).
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};
