@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use crate::attributes::RsmqQueueAttributes;
 use crate::keys::{self, QueueKeys};
 use crate::message::{RedisBytes, RsmqMessage};
-use crate::{id, reply, scripts, validate, RsmqError, RsmqResult};
+use crate::scripts::{self, Invocation};
+use crate::{id, reply, validate, RsmqError, RsmqResult};
 
 /// Default visibility timeout of a new queue (JS: 30 s).
 const DEFAULT_VT: Duration = Duration::from_secs(30);
@@ -31,12 +32,11 @@ pub(crate) struct Engine {
     realtime: bool,
 }
 
-async fn run<C>(con: &mut C, invocation: &ScriptInvocation<'_>) -> RsmqResult<Value>
+async fn run<C>(con: &mut C, call: &Invocation<'_>) -> RsmqResult<Value>
 where
     C: ConnectionLike + Send,
 {
-    let value: Value = invocation.invoke_async(con).await?;
-    reply::check_code(value)
+    reply::check_code(call.invoke(con).await?)
 }
 
 impl Engine {
@@ -66,12 +66,8 @@ impl Engine {
         let maxsize = maxsize.unwrap_or(DEFAULT_MAXSIZE);
         validate::maxsize(maxsize)?;
         let keys = self.keys(qname);
-        let mut call = scripts::CREATE_QUEUE.key(keys.queue());
-        call.key(&*self.queues_set)
-            .arg(vt)
-            .arg(delay)
-            .arg(maxsize)
-            .arg(qname);
+        let mut call = scripts::CREATE_QUEUE.call(&[keys.queue(), &*self.queues_set]);
+        call.arg(vt).arg(delay).arg(maxsize).arg(qname);
         run(con, &call).await.map(drop)
     }
 
@@ -82,8 +78,9 @@ impl Engine {
     ) -> RsmqResult<()> {
         validate::qname(qname)?;
         let keys = self.keys(qname);
-        let mut call = scripts::DELETE_QUEUE.key(keys.queue());
-        call.key(keys.messages()).key(&*self.queues_set).arg(qname);
+        let mut call =
+            scripts::DELETE_QUEUE.call(&[keys.queue(), keys.messages(), &*self.queues_set]);
+        call.arg(qname);
         run(con, &call).await.map(drop)
     }
 
@@ -105,8 +102,7 @@ impl Engine {
     ) -> RsmqResult<RsmqQueueAttributes> {
         validate::qname(qname)?;
         let keys = self.keys(qname);
-        let mut call = scripts::GET_ATTRIBUTES.key(keys.messages());
-        call.key(keys.queue());
+        let call = scripts::GET_ATTRIBUTES.call(&[keys.messages(), keys.queue()]);
         RsmqQueueAttributes::from_reply(run(con, &call).await?)
     }
 
@@ -131,9 +127,8 @@ impl Engine {
         }
         let text = |n: Option<String>| n.unwrap_or_default();
         let keys = self.keys(qname);
-        let mut call = scripts::SET_ATTRIBUTES.key(keys.messages());
-        call.key(keys.queue())
-            .arg(text(vt.map(|n| n.to_string())))
+        let mut call = scripts::SET_ATTRIBUTES.call(&[keys.messages(), keys.queue()]);
+        call.arg(text(vt.map(|n| n.to_string())))
             .arg(text(delay.map(|n| n.to_string())))
             .arg(text(maxsize.map(|n| n.to_string())));
         RsmqQueueAttributes::from_reply(run(con, &call).await?)
@@ -151,9 +146,8 @@ impl Engine {
             .map(|d| validate::call_duration(d, "delay"))
             .transpose()?;
         let keys = self.keys(qname);
-        let mut call = scripts::SEND_MESSAGE.key(keys.messages());
-        call.key(keys.queue())
-            .arg(id::random_suffix())
+        let mut call = scripts::SEND_MESSAGE.call(&[keys.messages(), keys.queue()]);
+        call.arg(id::random_suffix())
             .arg(message.0)
             .arg(delay.map(|d| d.to_string()).unwrap_or_default())
             .arg(self.channel(qname));
@@ -170,14 +164,10 @@ impl Engine {
         C: ConnectionLike + Send,
         E: TryFrom<RedisBytes, Error = Vec<u8>>,
     {
-        validate::qname(qname)?;
-        let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
-        let keys = self.keys(qname);
-        let mut call = scripts::RECEIVE_MESSAGE.key(keys.messages());
-        call.key(keys.queue())
-            .arg(vt.map(|d| d.to_string()).unwrap_or_default());
-        let raw = reply::maybe_message(run(con, &call).await?)?;
-        raw.map(RsmqMessage::decode).transpose()
+        match self.receive_next(con, qname, vt).await? {
+            reply::Received::Message(m) => m.decode().map(Some),
+            reply::Received::Nothing(_) => Ok(None),
+        }
     }
 
     /// Receives the next message, or tells when the next one is due (for long polling).
@@ -190,9 +180,8 @@ impl Engine {
         validate::qname(qname)?;
         let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
         let keys = self.keys(qname);
-        let mut call = scripts::RECEIVE_MESSAGE.key(keys.messages());
-        call.key(keys.queue())
-            .arg(vt.map(|d| d.to_string()).unwrap_or_default());
+        let mut call = scripts::RECEIVE_MESSAGE.call(&[keys.messages(), keys.queue()]);
+        call.arg(vt.map(|d| d.to_string()).unwrap_or_default());
         reply::received(run(con, &call).await?)
     }
 
@@ -207,8 +196,7 @@ impl Engine {
     {
         validate::qname(qname)?;
         let keys = self.keys(qname);
-        let mut call = scripts::POP_MESSAGE.key(keys.messages());
-        call.key(keys.queue());
+        let call = scripts::POP_MESSAGE.call(&[keys.messages(), keys.queue()]);
         let raw = reply::maybe_message(run(con, &call).await?)?;
         raw.map(RsmqMessage::decode).transpose()
     }
@@ -222,8 +210,8 @@ impl Engine {
         validate::qname(qname)?;
         validate::message_id(message_id)?;
         let keys = self.keys(qname);
-        let mut call = scripts::DELETE_MESSAGE.key(keys.messages());
-        call.key(keys.queue()).arg(message_id);
+        let mut call = scripts::DELETE_MESSAGE.call(&[keys.messages(), keys.queue()]);
+        call.arg(message_id);
         reply::flag(run(con, &call).await?, "delete message")
     }
 
@@ -238,8 +226,8 @@ impl Engine {
         validate::message_id(message_id)?;
         let vt = validate::call_duration(vt, "vt")?;
         let keys = self.keys(qname);
-        let mut call = scripts::CHANGE_VISIBILITY.key(keys.messages());
-        call.key(keys.queue()).arg(message_id).arg(vt);
+        let mut call = scripts::CHANGE_VISIBILITY.call(&[keys.messages(), keys.queue()]);
+        call.arg(message_id).arg(vt);
         reply::flag(run(con, &call).await?, "change visibility")
     }
 
@@ -267,9 +255,8 @@ impl Engine {
             return Ok(Vec::new());
         }
         let keys = self.keys(qname);
-        let mut call = scripts::SEND_MESSAGE_BATCH.key(keys.messages());
-        call.key(keys.queue())
-            .arg(delay.map(|d| d.to_string()).unwrap_or_default())
+        let mut call = scripts::SEND_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
+        call.arg(delay.map(|d| d.to_string()).unwrap_or_default())
             .arg(self.channel(qname));
         for m in messages {
             call.arg(id::random_suffix()).arg(m.0);
@@ -295,9 +282,8 @@ impl Engine {
             return Ok(Vec::new());
         }
         let keys = self.keys(qname);
-        let mut call = scripts::RECEIVE_MESSAGE_BATCH.key(keys.messages());
-        call.key(keys.queue())
-            .arg(vt.map(|d| d.to_string()).unwrap_or_default())
+        let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
+        call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
             .arg(max);
         decode_all(reply::messages(run(con, &call).await?)?)
     }
@@ -321,8 +307,7 @@ impl Engine {
             return Ok(0);
         }
         let keys = self.keys(qname);
-        let mut call = scripts::DELETE_MESSAGE_BATCH.key(keys.messages());
-        call.key(keys.queue());
+        let mut call = scripts::DELETE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
         for id in ids {
             call.arg(id.as_ref());
         }
@@ -347,8 +332,8 @@ impl Engine {
         }
         let vt = validate::call_duration(vt, "vt")?;
         let keys = self.keys(qname);
-        let mut call = scripts::CHANGE_VISIBILITY_BATCH.key(keys.messages());
-        call.key(keys.queue()).arg(vt);
+        let mut call = scripts::CHANGE_VISIBILITY_BATCH.call(&[keys.messages(), keys.queue()]);
+        call.arg(vt);
         for id in ids {
             call.arg(id.as_ref());
         }
@@ -367,12 +352,9 @@ impl Engine {
         validate::qname(dst)?;
         validate::different(src, dst)?;
         let (from, to) = (self.keys(src), self.keys(dst));
-        let mut call = scripts::MOVE_MESSAGE.key(from.messages());
-        call.key(from.queue())
-            .key(to.messages())
-            .key(to.queue())
-            .arg(message_id)
-            .arg(self.channel(dst));
+        let mut call =
+            scripts::MOVE_MESSAGE.call(&[from.messages(), from.queue(), to.messages(), to.queue()]);
+        call.arg(message_id).arg(self.channel(dst));
         reply::flag(run(con, &call).await?, "move message")
     }
 
@@ -393,11 +375,13 @@ impl Engine {
         validate::different(qname, dlq)?;
         let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
         let (from, to) = (self.keys(qname), self.keys(dlq));
-        let mut call = scripts::RECEIVE_MESSAGE_OR_DLQ.key(from.messages());
-        call.key(from.queue())
-            .key(to.messages())
-            .key(to.queue())
-            .arg(vt.map(|d| d.to_string()).unwrap_or_default())
+        let mut call = scripts::RECEIVE_MESSAGE_OR_DLQ.call(&[
+            from.messages(),
+            from.queue(),
+            to.messages(),
+            to.queue(),
+        ]);
+        call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
             .arg(max_receives)
             .arg(self.channel(dlq));
         let raw = reply::maybe_message(run(con, &call).await?)?;
@@ -419,12 +403,9 @@ impl Engine {
             return Ok(0);
         }
         let (from, to) = (self.keys(dlq), self.keys(dst));
-        let mut call = scripts::REDRIVE.key(from.messages());
-        call.key(from.queue())
-            .key(to.messages())
-            .key(to.queue())
-            .arg(max)
-            .arg(self.channel(dst));
+        let mut call =
+            scripts::REDRIVE.call(&[from.messages(), from.queue(), to.messages(), to.queue()]);
+        call.arg(max).arg(self.channel(dst));
         reply::count(run(con, &call).await?, "redriven")
     }
 
@@ -441,8 +422,8 @@ impl Engine {
         validate::qname(qname)?;
         validate::batch_len(max as usize)?;
         let keys = self.keys(qname);
-        let mut call = scripts::PEEK_MESSAGES.key(keys.messages());
-        call.key(keys.queue()).arg(max);
+        let mut call = scripts::PEEK_MESSAGES.call(&[keys.messages(), keys.queue()]);
+        call.arg(max);
         decode_all(reply::messages(run(con, &call).await?)?)
     }
 
@@ -453,8 +434,7 @@ impl Engine {
     ) -> RsmqResult<u64> {
         validate::qname(qname)?;
         let keys = self.keys(qname);
-        let mut call = scripts::PURGE_QUEUE.key(keys.messages());
-        call.key(keys.queue());
+        let call = scripts::PURGE_QUEUE.call(&[keys.messages(), keys.queue()]);
         reply::count(run(con, &call).await?, "purged")
     }
 }

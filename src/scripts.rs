@@ -8,8 +8,8 @@
 //! - numbers are written with `string.format("%.0f")`, never `tostring`, which would turn a
 //!   microsecond score into exponent notation.
 //!
-//! Scripts run through [`redis::Script`], which sends `EVALSHA` and reloads the script when
-//! the server answers `NOSCRIPT` (after a restart or `SCRIPT FLUSH`).
+//! A call sends `EVALSHA`; when the server answers `NOSCRIPT` (after a restart or
+//! `SCRIPT FLUSH`) it sends `EVAL` with the source, which runs and caches the script at once.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -114,6 +114,52 @@ impl std::ops::Deref for Lua {
     type Target = Script;
     fn deref(&self) -> &Script {
         &self.script
+    }
+}
+
+impl Lua {
+    /// Starts a call of this script with its `KEYS`; add `ARGV` with [`Invocation::arg`].
+    pub(crate) fn call(&self, keys: &[&str]) -> Invocation<'_> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash()).arg(keys.len()).arg(keys);
+        Invocation { lua: self, cmd }
+    }
+}
+
+/// One call of a script: `EVALSHA sha numkeys KEYS.. ARGV..`.
+pub(crate) struct Invocation<'a> {
+    lua: &'a Lua,
+    cmd: redis::Cmd,
+}
+
+impl Invocation<'_> {
+    /// Appends an `ARGV` value.
+    pub(crate) fn arg<T: redis::ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Runs the script: `EVALSHA`, and when Redis has forgotten the script (a restart, a
+    /// `SCRIPT FLUSH`), `EVAL` with the source, which runs it and caches it again in the same
+    /// step. Unlike load-then-retry, this cannot lose a race with another flush.
+    pub(crate) async fn invoke<C>(&self, con: &mut C) -> redis::RedisResult<redis::Value>
+    where
+        C: redis::aio::ConnectionLike + Send,
+    {
+        match self.cmd.query_async(con).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let mut eval = redis::cmd("EVAL");
+                eval.arg(self.lua.source.as_str());
+                // Skip the command name and the hash.
+                for arg in self.cmd.args_iter().skip(2) {
+                    if let redis::Arg::Simple(bytes) = arg {
+                        eval.arg(bytes);
+                    }
+                }
+                eval.query_async(con).await
+            }
+            other => other,
+        }
     }
 }
 
@@ -615,4 +661,29 @@ pub fn sources() -> Vec<(&'static str, String)> {
     all.iter()
         .map(|(name, s)| (*name, s.source.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_is_evalsha_with_numkeys_keys_then_args_on_the_wire() {
+        let mut call = DELETE_MESSAGE.call(&["rsmq:q", "rsmq:q:Q"]);
+        call.arg("id1");
+        let sha = DELETE_MESSAGE.get_hash();
+        let expected = format!(
+            "*6\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n2\r\n$6\r\nrsmq:q\r\n$8\r\nrsmq:q:Q\r\n$3\r\nid1\r\n"
+        );
+        assert_eq!(call.cmd.get_packed_command(), expected.as_bytes());
+    }
+
+    #[test]
+    fn every_script_is_listed_with_its_prelude() {
+        let sources = sources();
+        assert_eq!(sources.len(), 18);
+        assert!(sources
+            .iter()
+            .all(|(_, s)| s.contains("local function clock()")));
+    }
 }
