@@ -52,6 +52,14 @@ impl Engine {
         QueueKeys::new(&self.ns, qname)
     }
 
+    /// The keys of a source and a destination queue, validated: both names, and different.
+    fn pair(&self, src: &str, dst: &str) -> RsmqResult<(QueueKeys, QueueKeys)> {
+        validate::qname(src)?;
+        validate::qname(dst)?;
+        validate::different(src, dst)?;
+        Ok((self.keys(src), self.keys(dst)))
+    }
+
     pub(crate) async fn create_queue<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
@@ -347,11 +355,8 @@ impl Engine {
         message_id: &str,
         dst: &str,
     ) -> RsmqResult<bool> {
-        validate::qname(src)?;
         validate::message_id(message_id)?;
-        validate::qname(dst)?;
-        validate::different(src, dst)?;
-        let (from, to) = (self.keys(src), self.keys(dst));
+        let (from, to) = self.pair(src, dst)?;
         let mut call =
             scripts::MOVE_MESSAGE.call(&[from.messages(), from.queue(), to.messages(), to.queue()]);
         call.arg(message_id).arg(self.channel(dst));
@@ -370,11 +375,8 @@ impl Engine {
         C: ConnectionLike + Send,
         E: TryFrom<RedisBytes, Error = Vec<u8>>,
     {
-        validate::qname(qname)?;
-        validate::qname(dlq)?;
-        validate::different(qname, dlq)?;
+        let (from, to) = self.pair(qname, dlq)?;
         let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
-        let (from, to) = (self.keys(qname), self.keys(dlq));
         let mut call = scripts::RECEIVE_MESSAGE_OR_DLQ.call(&[
             from.messages(),
             from.queue(),
@@ -395,14 +397,11 @@ impl Engine {
         dst: &str,
         max: u32,
     ) -> RsmqResult<u64> {
-        validate::qname(dlq)?;
-        validate::qname(dst)?;
-        validate::different(dlq, dst)?;
+        let (from, to) = self.pair(dlq, dst)?;
         validate::batch_len(max as usize)?;
         if max == 0 {
             return Ok(0);
         }
-        let (from, to) = (self.keys(dlq), self.keys(dst));
         let mut call =
             scripts::REDRIVE.call(&[from.messages(), from.queue(), to.messages(), to.queue()]);
         call.arg(max).arg(self.channel(dst));

@@ -92,6 +92,31 @@ local function next_due(zset, now)
   if head[2] == nil then return false end
   return {fmt(math.max(tonumber(head[2]) - now, 0))}
 end
+-- Drops a sorted-set member that has no body (left by a crashed writer that was not atomic).
+local function drop_orphan(zset, hash, id)
+  redis.call("ZREM", zset, id)
+  redis.call("HDEL", hash, id .. ":rc", id .. ":fr")
+end
+-- Counts a receive of message id: its rc, and its fr (written on the first receive, as
+-- ms now). Returns rc, fr.
+local function count_receive(hash, id, ms, write_fr)
+  local rc = redis.call("HINCRBY", hash, id .. ":rc", 1)
+  if rc == 1 then
+    if write_fr then redis.call("HSET", hash, id .. ":fr", fmt(ms)) end
+    return rc, fmt(ms)
+  end
+  return rc, redis.call("HGET", hash, id .. ":fr")
+end
+-- Hides message id until score and counts the receive. Returns the reply {id, body, rc, fr}.
+local function deliver(zset, hash, id, body, score, ms)
+  redis.call("ZADD", zset, score, id)
+  local rc, fr = count_receive(hash, id, ms, true)
+  return {id, body, rc, fr}
+end
+-- The realtime notification: the queue's size on its channel ("" = realtime off).
+local function notify(channel, zset)
+  if channel ~= "" then redis.call("PUBLISH", channel, redis.call("ZCARD", zset)) end
+end
 local B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 local function b36(n)
   local s = ""
@@ -254,9 +279,7 @@ local id = b36(sec * 1000000 + usec) .. ARGV[1]
 redis.call("ZADD", KEYS[1], fmt(now + delay), id)
 redis.call("HSET", KEYS[2], id, ARGV[2])
 redis.call("HINCRBY", KEYS[2], "totalsent", 1)
-if ARGV[4] ~= "" then
-  redis.call("PUBLISH", ARGV[4], redis.call("ZCARD", KEYS[1]))
-end
+notify(ARGV[4], KEYS[1])
 return id
 "#,
     )
@@ -276,12 +299,10 @@ for _ = 1, 100 do
     id = m[1]
     break
   end
-  redis.call("ZREM", KEYS[1], m[1])
-  redis.call("HDEL", KEYS[2], m[1] .. ":rc", m[1] .. ":fr")
+  drop_orphan(KEYS[1], KEYS[2], m[1])
 end
 if not id then return false end
 redis.call("HINCRBY", KEYS[2], "totalrecv", 1)
-local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
 "#;
 
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's).
@@ -291,15 +312,7 @@ pub(crate) static RECEIVE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{VT_FROM_ARGV}{TAKE_FIRST}{}",
         r#"
-redis.call("ZADD", KEYS[1], fmt(now + vt), id)
-local fr
-if rc == 1 then
-  fr = fmt(ms)
-  redis.call("HSET", KEYS[2], id .. ":fr", fr)
-else
-  fr = redis.call("HGET", KEYS[2], id .. ":fr")
-end
-return {id, body, rc, fr}
+return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms)
 "#
     ))
 });
@@ -312,12 +325,7 @@ pub(crate) static POP_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
 "#,
         r#"
-local fr
-if rc == 1 then
-  fr = fmt(ms)
-else
-  fr = redis.call("HGET", KEYS[2], id .. ":fr")
-end
+local rc, fr = count_receive(KEYS[2], id, ms, false)
 redis.call("ZREM", KEYS[1], id)
 redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
 return {id, body, rc, fr}
@@ -402,9 +410,7 @@ for i = 1, n do
   redis.call("HSET", KEYS[2], id, ARGV[2 + 2 * i])
 end
 redis.call("HINCRBY", KEYS[2], "totalsent", n)
-if ARGV[2] ~= "" then
-  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[1]))
-end
+notify(ARGV[2], KEYS[1])
 return ids
 "#,
     )
@@ -420,22 +426,13 @@ pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
 local sec, now, ms = clock()
 local out = {}
 local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, tonumber(ARGV[2]))
+local score = fmt(now + vt)
 for _, id in ipairs(m) do
   local body = redis.call("HGET", KEYS[2], id)
   if body then
-    redis.call("ZADD", KEYS[1], fmt(now + vt), id)
-    local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
-    local fr
-    if rc == 1 then
-      fr = fmt(ms)
-      redis.call("HSET", KEYS[2], id .. ":fr", fr)
-    else
-      fr = redis.call("HGET", KEYS[2], id .. ":fr")
-    end
-    out[#out + 1] = {id, body, rc, fr}
+    out[#out + 1] = deliver(KEYS[1], KEYS[2], id, body, score, ms)
   else
-    redis.call("ZREM", KEYS[1], id)
-    redis.call("HDEL", KEYS[2], id .. ":rc", id .. ":fr")
+    drop_orphan(KEYS[1], KEYS[2], id)
   end
 end
 if #out > 0 then redis.call("HINCRBY", KEYS[2], "totalrecv", #out) end
@@ -509,8 +506,8 @@ if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
 if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
 if not redis.call("ZSCORE", KEYS[1], ARGV[1]) then return 0 end
 local sec, now = clock()
-if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], fmt(now), false) and ARGV[2] ~= "" then
-  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[3]))
+if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], fmt(now), false) then
+  notify(ARGV[2], KEYS[3])
 end
 return 1
 "#
@@ -535,31 +532,17 @@ for _ = 1, 100 do
   local id = m[1]
   local body = redis.call("HGET", KEYS[2], id)
   if not body then
-    redis.call("ZREM", KEYS[1], id)
-    redis.call("HDEL", KEYS[2], id .. ":rc", id .. ":fr")
+    drop_orphan(KEYS[1], KEYS[2], id)
   elseif (tonumber(redis.call("HGET", KEYS[2], id .. ":rc")) or 0) >= max_receives then
     transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, fmt(now), false)
     moved = moved + 1
   else
-    redis.call("ZADD", KEYS[1], fmt(now + vt), id)
+    if moved > 0 then notify(ARGV[3], KEYS[3]) end
     redis.call("HINCRBY", KEYS[2], "totalrecv", 1)
-    local rc = redis.call("HINCRBY", KEYS[2], id .. ":rc", 1)
-    local fr
-    if rc == 1 then
-      fr = fmt(ms)
-      redis.call("HSET", KEYS[2], id .. ":fr", fr)
-    else
-      fr = redis.call("HGET", KEYS[2], id .. ":fr")
-    end
-    if moved > 0 and ARGV[3] ~= "" then
-      redis.call("PUBLISH", ARGV[3], redis.call("ZCARD", KEYS[3]))
-    end
-    return {id, body, rc, fr}
+    return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms)
   end
 end
-if moved > 0 and ARGV[3] ~= "" then
-  redis.call("PUBLISH", ARGV[3], redis.call("ZCARD", KEYS[3]))
-end
+if moved > 0 then notify(ARGV[3], KEYS[3]) end
 return false
 "#
     ))
@@ -581,9 +564,7 @@ local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", score, "LIMIT", 0, tonumb
 for _, id in ipairs(m) do
   if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, score, true) then n = n + 1 end
 end
-if n > 0 and ARGV[2] ~= "" then
-  redis.call("PUBLISH", ARGV[2], redis.call("ZCARD", KEYS[3]))
-end
+if n > 0 then notify(ARGV[2], KEYS[3]) end
 return n
 "#
     ))
