@@ -11,12 +11,18 @@
 //!
 //! Notifications come from one subscriber connection per client (shared by its clones and
 //! all their waiters), opened at the first wait with a pattern subscription to
-//! `{ns}:rt:*`. It runs on Tokio; on smol, waiters use the timers alone. The subscriber
-//! reconnects by itself and stops when the last clone of the client is dropped.
+//! `{ns}:rt:*`. The subscriber runs as a task on Tokio, or on a thread of its own driven by
+//! `async-io` elsewhere (smol); it reconnects by itself and stops when the last clone of the
+//! client is dropped.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use event_listener::Event;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use redis::aio::ConnectionLike;
 
 use crate::engine::Engine;
@@ -31,17 +37,14 @@ pub const FALLBACK_POLL: Duration = Duration::from_millis(500);
 
 /// The notification side of long polling, shared by a client's clones.
 pub(crate) struct Waiter {
-    #[cfg(feature = "tokio-comp")]
-    notifier: Option<std::sync::Arc<notify::Notifier>>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Waiter {
     /// A waiter that subscribes through `client` (when given) to the namespace's channels.
-    #[allow(unused_variables)]
     pub(crate) fn new(client: Option<redis::Client>, ns: &str) -> Self {
         Waiter {
-            #[cfg(feature = "tokio-comp")]
-            notifier: client.map(|c| std::sync::Arc::new(notify::Notifier::new(c, ns))),
+            notifier: client.map(|c| Arc::new(Notifier::new(c, ns))),
         }
     }
 
@@ -61,16 +64,10 @@ impl Waiter {
         E: TryFrom<RedisBytes, Error = Vec<u8>>,
     {
         let deadline = Instant::now() + wait;
-        #[cfg(feature = "tokio-comp")]
-        let queue = self.notifier.as_ref().and_then(|n| n.queue(qname));
+        let event = self.notifier.as_ref().map(|n| n.queue(qname));
         loop {
-            #[cfg(feature = "tokio-comp")]
-            let mut notified = queue.as_ref().map(|q| Box::pin(q.notified()));
-            #[cfg(feature = "tokio-comp")]
-            if let Some(n) = notified.as_mut() {
-                // Register before receiving, so a publish in between is not missed.
-                n.as_mut().enable();
-            }
+            // Listen before receiving, so a publish in between is not missed.
+            let listener = event.as_ref().map(|e| e.listen());
             let due = {
                 let mut con = connect().await?;
                 match engine.receive_next(&mut *con, qname, vt).await? {
@@ -87,20 +84,16 @@ impl Waiter {
                 // Wake just after the next hidden message becomes due.
                 nap = nap.min(crate::scripts::from_score_units(units) + Duration::from_millis(1));
             }
-            #[cfg(feature = "tokio-comp")]
-            if let Some(n) = notified {
-                if tokio::runtime::Handle::try_current().is_ok() {
-                    let _ = tokio::time::timeout(nap, n).await;
-                    continue;
-                }
+            match listener {
+                Some(l) => drop(select(l, Box::pin(sleep(nap))).await),
+                None => sleep(nap).await,
             }
-            sleep(nap).await;
         }
     }
 }
 
 /// Sleeps on whichever runtime is running.
-async fn sleep(d: Duration) {
+pub(crate) async fn sleep(d: Duration) {
     #[cfg(feature = "tokio-comp")]
     if tokio::runtime::Handle::try_current().is_ok() {
         tokio::time::sleep(d).await;
@@ -113,7 +106,7 @@ async fn sleep(d: Duration) {
     #[cfg(not(feature = "smol-comp"))]
     {
         // Tokio is compiled in but not running: sleep on a helper thread.
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             std::thread::sleep(d);
             let _ = tx.send(());
@@ -122,120 +115,127 @@ async fn sleep(d: Duration) {
     }
 }
 
-#[cfg(feature = "tokio-comp")]
-mod notify {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, Weak};
-    use std::time::Duration;
+/// One pattern subscription per client, fanned out to an [`Event`] per queue.
+struct Notifier {
+    client: redis::Client,
+    pattern: String,
+    prefix: String,
+    state: Mutex<State>,
+}
 
-    use futures_util::StreamExt;
-    use tokio::sync::Notify;
+#[derive(Default)]
+struct State {
+    started: bool,
+    queues: HashMap<String, Arc<Event>>,
+}
 
-    /// One pattern subscription per client, fanned out to per-queue [`Notify`]s.
-    pub(crate) struct Notifier {
-        client: redis::Client,
-        pattern: String,
-        prefix: String,
-        state: Mutex<State>,
+impl Notifier {
+    fn new(client: redis::Client, ns: &str) -> Self {
+        let prefix = crate::keys::realtime_channel(ns, "");
+        Notifier {
+            client,
+            pattern: format!("{}*", escape_glob(&prefix)),
+            prefix,
+            state: Mutex::default(),
+        }
     }
 
-    #[derive(Default)]
-    struct State {
-        started: bool,
-        queues: HashMap<String, Arc<Notify>>,
+    /// The notification of one queue; starts the subscriber on first use.
+    fn queue(self: &Arc<Self>, qname: &str) -> Arc<Event> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.started {
+            state.started = true;
+            spawn(subscribe(Arc::downgrade(self)));
+        }
+        state.queues.entry(qname.to_string()).or_default().clone()
     }
 
-    impl Notifier {
-        pub(crate) fn new(client: redis::Client, ns: &str) -> Self {
-            let prefix = crate::keys::realtime_channel(ns, "");
-            Notifier {
-                client,
-                pattern: format!("{}*", escape_glob(&prefix)),
-                prefix,
-                state: Mutex::default(),
-            }
-        }
-
-        /// The notification of one queue; starts the subscriber on first use. `None` outside
-        /// a Tokio runtime.
-        pub(crate) fn queue(self: &Arc<Self>, qname: &str) -> Option<Arc<Notify>> {
-            let handle = tokio::runtime::Handle::try_current().ok()?;
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if !state.started {
-                state.started = true;
-                handle.spawn(subscribe(Arc::downgrade(self)));
-            }
-            Some(state.queues.entry(qname.to_string()).or_default().clone())
-        }
-
-        fn wake(&self, qname: Option<&str>) {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            match qname {
-                Some(q) => {
-                    if let Some(n) = state.queues.get(q) {
-                        n.notify_waiters();
-                    }
+    /// Wakes the waiters of one queue, or of all queues.
+    fn wake(&self, qname: Option<&str>) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match qname {
+            Some(q) => {
+                if let Some(e) = state.queues.get(q) {
+                    e.notify(usize::MAX);
                 }
-                None => state.queues.values().for_each(|n| n.notify_waiters()),
             }
+            None => state.queues.values().for_each(|e| {
+                e.notify(usize::MAX);
+            }),
         }
     }
+}
 
-    /// Escapes the glob characters of a PSUBSCRIBE pattern.
-    fn escape_glob(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out
+/// Runs the subscriber: a task on the current Tokio runtime, else a thread of its own.
+fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
+    #[cfg(feature = "tokio-comp")]
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(fut);
+        return;
     }
+    #[cfg(feature = "smol-comp")]
+    {
+        let _ = std::thread::Builder::new()
+            .name("rsmq-subscriber".into())
+            .spawn(move || async_io::block_on(fut));
+    }
+    #[cfg(not(feature = "smol-comp"))]
+    drop(fut); // Tokio only, and no runtime running: waiters use their timers.
+}
 
-    /// The subscriber task: (re)subscribes, forwards notifications, stops when the client is
-    /// gone.
-    async fn subscribe(notifier: Weak<Notifier>) {
-        loop {
-            let Some(n) = notifier.upgrade() else { return };
-            let (client, pattern, prefix) = (n.client.clone(), n.pattern.clone(), n.prefix.clone());
-            drop(n);
-            if let Ok(mut pubsub) = client.get_async_pubsub().await {
-                if pubsub.psubscribe(&pattern).await.is_ok() {
-                    // Anything published while we were away was missed: let waiters re-check.
-                    if let Some(n) = notifier.upgrade() {
-                        n.wake(None);
-                    }
-                    let mut messages = pubsub.on_message();
-                    loop {
-                        match tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
-                            Ok(Some(msg)) => {
-                                let Some(n) = notifier.upgrade() else { return };
-                                let channel = msg.get_channel_name();
-                                n.wake(Some(channel.strip_prefix(&prefix).unwrap_or(channel)));
-                            }
-                            Ok(None) => break,
-                            Err(_) if notifier.strong_count() == 0 => return,
-                            Err(_) => {}
+/// Escapes the glob characters of a PSUBSCRIBE pattern.
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The subscriber: (re)subscribes, forwards notifications, stops when the client is gone.
+async fn subscribe(notifier: Weak<Notifier>) {
+    loop {
+        let Some(n) = notifier.upgrade() else { return };
+        let (client, pattern, prefix) = (n.client.clone(), n.pattern.clone(), n.prefix.clone());
+        drop(n);
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            if pubsub.psubscribe(&pattern).await.is_ok() {
+                // Anything published while we were away was missed: let waiters re-check.
+                if let Some(n) = notifier.upgrade() {
+                    n.wake(None);
+                }
+                let mut messages = pubsub.on_message();
+                loop {
+                    match select(messages.next(), Box::pin(sleep(Duration::from_secs(2)))).await {
+                        Either::Left((Some(msg), _)) => {
+                            let Some(n) = notifier.upgrade() else { return };
+                            let channel = msg.get_channel_name();
+                            n.wake(Some(channel.strip_prefix(&prefix).unwrap_or(channel)));
                         }
+                        Either::Left((None, _)) => break,
+                        Either::Right(_) if notifier.strong_count() == 0 => return,
+                        Either::Right(_) => {}
                     }
                 }
             }
-            if notifier.strong_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        if notifier.strong_count() == 0 {
+            return;
+        }
+        sleep(Duration::from_millis(500)).await;
     }
+}
 
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn glob_characters_are_escaped() {
-            assert_eq!(
-                super::escape_glob("a*b?[c]\\:rt:"),
-                "a\\*b\\?\\[c\\]\\\\:rt:"
-            );
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(
+            super::escape_glob("a*b?[c]\\:rt:"),
+            "a\\*b\\?\\[c\\]\\\\:rt:"
+        );
     }
 }

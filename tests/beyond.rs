@@ -498,9 +498,6 @@ async fn long_poll_wakes_when_a_delayed_message_becomes_due<C: Client>(rsmq: C, 
 }
 
 async fn long_poll_wakes_on_a_realtime_send<C: Client>(rsmq: C, ns: String) {
-    if !cfg!(feature = "tokio-comp") {
-        return; // Notifications need the Tokio subscriber; smol waiters use timers alone.
-    }
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let producer = rsmq_async::Rsmq::new(RsmqOptions {
         realtime: true,

@@ -183,9 +183,8 @@ mod sync {
 #[test]
 fn the_async_client_runs_on_smol() {
     smol::block_on(async {
-        let rsmq = rsmq_async::Rsmq::new(common::options("smol"))
-            .await
-            .unwrap();
+        let opts = common::options("smol");
+        let rsmq = rsmq_async::Rsmq::new(opts.clone()).await.unwrap();
         rsmq.create_queue("q", None, None, None).await.unwrap();
         rsmq.send_message("q", "on smol", None).await.unwrap();
         let m = rsmq
@@ -195,6 +194,32 @@ fn the_async_client_runs_on_smol() {
             .unwrap();
         assert_eq!(m.message, "on smol");
         assert!(rsmq.delete_message("q", &m.id).await.unwrap());
+
+        // Long polling on smol: woken by a realtime producer, well before the fallback poll.
+        let producer_opts = RsmqOptions {
+            realtime: true,
+            ns: opts.ns.clone(),
+            ..opts.clone()
+        };
+        rsmq.receive_message_wait::<String>("q", None, Duration::from_millis(50))
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        let producer = std::thread::spawn(move || {
+            smol::block_on(async {
+                let p = rsmq_async::Rsmq::new(producer_opts).await.unwrap();
+                smol::Timer::after(Duration::from_millis(150)).await;
+                p.send_message("q", "wake", None).await.unwrap();
+            })
+        });
+        let m = rsmq
+            .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let waited = start.elapsed();
+        producer.join().unwrap();
+        assert_eq!(m.unwrap().message, "wake");
+        assert!(waited < Duration::from_millis(450), "woke after {waited:?}");
     });
 }
 
