@@ -66,15 +66,31 @@ local function clock()
 end
 "#;
 
-const HELPERS: &str = r#"
+/// Shared Lua helpers, each defined in a script only when the script (or a helper it
+/// includes) calls it: defining a function costs time on every call of a script. A helper
+/// may call only helpers listed before it.
+const HELPERS: &[(&str, &str)] = &[
+    (
+        "fmt",
+        r#"
 local function fmt(n)
   return string.format("%.0f", n)
 end
+"#,
+    ),
+    (
+        "seconds",
+        r#"
 local function seconds(v)
   local n = tonumber(v)
   if n == nil or n ~= n or n < 0 or n == math.huge then return nil end
   return n
 end
+"#,
+    ),
+    (
+        "attributes",
+        r#"
 local function attributes(zset, hash)
   local sec, now, ms = clock()
   local a = redis.call("HMGET", hash, "vt", "delay", "maxsize", "totalrecv", "totalsent", "created", "modified")
@@ -86,17 +102,32 @@ local function attributes(zset, hash)
   a[12] = ms
   return a
 end
+"#,
+    ),
+    (
+        "next_due",
+        r#"
 -- Nothing receivable: {score units until the next message is due}, or nil for an empty queue.
 local function next_due(zset, now)
   local head = redis.call("ZRANGE", zset, 0, 0, "WITHSCORES")
   if head[2] == nil then return false end
   return {fmt(math.max(tonumber(head[2]) - now, 0))}
 end
+"#,
+    ),
+    (
+        "drop_orphan",
+        r#"
 -- Drops a sorted-set member that has no body (left by a crashed writer that was not atomic).
 local function drop_orphan(zset, hash, id)
   redis.call("ZREM", zset, id)
   redis.call("HDEL", hash, id .. ":rc", id .. ":fr")
 end
+"#,
+    ),
+    (
+        "count_receive",
+        r#"
 -- Counts a receive of message id: its rc, and its fr (written on the first receive, as
 -- ms now). Returns rc, fr.
 local function count_receive(hash, id, ms, write_fr)
@@ -107,27 +138,47 @@ local function count_receive(hash, id, ms, write_fr)
   end
   return rc, redis.call("HGET", hash, id .. ":fr")
 end
+"#,
+    ),
+    (
+        "deliver",
+        r#"
 -- Hides message id until score and counts the receive. Returns the reply {id, body, rc, fr}.
 local function deliver(zset, hash, id, body, score, ms)
   redis.call("ZADD", zset, score, id)
   local rc, fr = count_receive(hash, id, ms, true)
   return {id, body, rc, fr}
 end
+"#,
+    ),
+    (
+        "notify",
+        r#"
 -- The realtime notification: the queue's size on its channel ("" = realtime off).
 local function notify(channel, zset)
   if channel ~= "" then redis.call("PUBLISH", channel, redis.call("ZCARD", zset)) end
 end
-local B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+"#,
+    ),
+    (
+        "b36",
+        r#"
+-- n in base 36 with lowercase digits (the time part of an id), built in one string.
 local function b36(n)
-  local s = ""
+  local rev, i = {}, 0
   repeat
     local d = n % 36
-    s = string.sub(B36, d + 1, d + 1) .. s
-    n = math.floor(n / 36)
+    i = i + 1
+    rev[i] = d < 10 and d + 48 or d + 87
+    n = (n - d) / 36
   until n == 0
-  return s
+  local digits = {}
+  for j = 1, i do digits[j] = rev[i - j + 1] end
+  return string.char(unpack(digits))
 end
-"#;
+"#,
+    ),
+];
 
 /// A script and its source.
 pub(crate) struct Lua {
@@ -188,8 +239,26 @@ impl Invocation<'_> {
     }
 }
 
+/// The helpers `code` needs, in definition order.
+fn helpers_for(code: &str) -> String {
+    let mut needed = vec![false; HELPERS.len()];
+    let mut text = code.to_string();
+    for (i, (name, source)) in HELPERS.iter().enumerate().rev() {
+        if text.contains(&format!("{name}(")) {
+            needed[i] = true;
+            text.push_str(source);
+        }
+    }
+    HELPERS
+        .iter()
+        .zip(needed)
+        .filter(|(_, n)| *n)
+        .map(|((_, source), _)| *source)
+        .collect()
+}
+
 fn build(body: &str) -> Lua {
-    let source = format!("{PRELUDE}{HELPERS}{body}");
+    let source = format!("{PRELUDE}{}{body}", helpers_for(body));
     Lua {
         script: Script::new(&source),
         source,
