@@ -70,7 +70,7 @@ pub use message::{RedisBytes, RsmqMessage};
 pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
-pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT};
+pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE};
 pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]

@@ -26,11 +26,14 @@ use crate::{RsmqError, RsmqOptions, RsmqResult};
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolOptions {
-    /// Most connections open at once. Default 10.
+    /// Most connections open at once. Default [`DEFAULT_MAX_SIZE`] (10).
     pub max_size: Option<u32>,
     /// Connections kept open while idle. Default none.
     pub min_idle: Option<u32>,
 }
+
+/// Most connections of a pool when [`PoolOptions::max_size`] is `None`.
+pub const DEFAULT_MAX_SIZE: u32 = 10;
 
 /// How long an operation waits for a free connection before failing with
 /// [`RsmqError::PoolTimedOut`], unless set with [`PooledRsmq::new_with_checkout_timeout`].
@@ -129,8 +132,31 @@ impl bb8::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct PooledRsmq {
     pool: bb8::Pool<Manager>,
+    /// One permit per connection, handed out first come, first served: bb8 alone lets a task
+    /// that returns a connection take it straight back while others starve.
+    turns: Arc<tokio::sync::Semaphore>,
+    checkout_timeout: Duration,
     engine: Engine,
     waiter: Arc<Waiter>,
+}
+
+/// A pooled connection held for one operation, with its turn.
+pub(crate) struct Checkout<'a> {
+    connection: bb8::PooledConnection<'a, Manager>,
+    _turn: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl std::ops::Deref for Checkout<'_> {
+    type Target = PoolConnection;
+    fn deref(&self) -> &PoolConnection {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for Checkout<'_> {
+    fn deref_mut(&mut self) -> &mut PoolConnection {
+        &mut self.connection
+    }
 }
 
 impl std::fmt::Debug for PooledRsmq {
@@ -169,13 +195,12 @@ impl PooledRsmq {
         checkout_timeout: Duration,
     ) -> RsmqResult<PooledRsmq> {
         let client = options.client()?;
-        let mut builder = bb8::Pool::builder()
+        let max_size = pool_options.max_size.unwrap_or(DEFAULT_MAX_SIZE).max(1);
+        let builder = bb8::Pool::builder()
             .test_on_check_out(false)
             .connection_timeout(checkout_timeout)
-            .min_idle(pool_options.min_idle);
-        if let Some(max) = pool_options.max_size {
-            builder = builder.max_size(max);
-        }
+            .min_idle(pool_options.min_idle)
+            .max_size(max_size);
         let manager = Manager {
             client: client.clone(),
             config: options.async_config(),
@@ -191,14 +216,29 @@ impl PooledRsmq {
             pool,
             engine: Engine::new(&options.ns, options.realtime),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
+            turns: Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+            checkout_timeout,
         })
     }
 
-    /// A connection of the pool for one operation.
-    async fn conn(&self) -> RsmqResult<bb8::PooledConnection<'_, Manager>> {
-        self.pool.get().await.map_err(|e| match e {
-            bb8::RunError::User(e) => RsmqError::RedisError(e),
-            bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
+    /// A connection of the pool for one operation, in turn.
+    async fn conn(&self) -> RsmqResult<Checkout<'_>> {
+        let started = tokio::time::Instant::now();
+        let turn = tokio::time::timeout(self.checkout_timeout, self.turns.acquire())
+            .await
+            .map_err(|_| RsmqError::PoolTimedOut)?
+            .map_err(|_| RsmqError::PoolTimedOut)?;
+        let left = self.checkout_timeout.saturating_sub(started.elapsed());
+        let connection = tokio::time::timeout(left, self.pool.get())
+            .await
+            .map_err(|_| RsmqError::PoolTimedOut)?
+            .map_err(|e| match e {
+                bb8::RunError::User(e) => RsmqError::RedisError(e),
+                bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
+            })?;
+        Ok(Checkout {
+            connection,
+            _turn: turn,
         })
     }
 }

@@ -471,13 +471,29 @@ end
 local sec, now, ms, usec = clock()
 local base = sec * 1000000 + usec
 local score = fmt(now + delay)
-local ids = {}
+-- Message i's time part is base + i - 1 in base 36: the high digits change only every
+-- 1296 µs, so they are computed once per change and the last two digits per message.
+local ids, zadd, hset = {}, {}, {}
+local high, high_s
 for i = 1, n do
-  local id = b36(base + i - 1) .. ARGV[1 + 2 * i]
+  local t = base + i - 1
+  local low = t % 1296
+  local h = (t - low) / 1296
+  if h ~= high then
+    high, high_s = h, b36(h)
+  end
+  local d1 = low % 36
+  local d0 = (low - d1) / 36
+  local id = high_s .. string.char(d0 < 10 and d0 + 48 or d0 + 87, d1 < 10 and d1 + 48 or d1 + 87)
+    .. ARGV[1 + 2 * i]
   ids[i] = id
-  redis.call("ZADD", KEYS[1], score, id)
-  redis.call("HSET", KEYS[2], id, ARGV[2 + 2 * i])
+  zadd[2 * i - 1] = score
+  zadd[2 * i] = id
+  hset[2 * i - 1] = id
+  hset[2 * i] = ARGV[2 + 2 * i]
 end
+redis.call("ZADD", KEYS[1], unpack(zadd))
+redis.call("HSET", KEYS[2], unpack(hset))
 redis.call("HINCRBY", KEYS[2], "totalsent", n)
 notify(ARGV[2], KEYS[1])
 return ids

@@ -1,0 +1,660 @@
+//! The results: the markdown table, the targets, the JSON, and the machine they ran on.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use rsmq_async::redis::aio::MultiplexedConnection;
+use serde_json::{json, Value};
+
+use crate::ceiling::{CeilingResult, Script, CLIENTS, PIPELINE};
+use crate::workload::{ClientKind, Op};
+use crate::{index, Args, CellResult, RunReport, LARGE, SMALL};
+
+/// Where the run happened.
+#[derive(Debug, Clone, Default)]
+pub struct Machine {
+    pub nproc: String,
+    pub cpu: String,
+    pub lscpu_head: Vec<String>,
+    pub redis_server_binary: String,
+    pub redis_version: String,
+    pub node: String,
+    pub load_start: String,
+    pub load_end: String,
+    pub tokio_threads: usize,
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The 1-, 5- and 15-minute load averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+impl Machine {
+    pub async fn probe(raw: &mut MultiplexedConnection, args: &Args) -> Machine {
+        let lscpu = sh("lscpu", &[]);
+        let cpu = lscpu
+            .lines()
+            .find_map(|l| l.strip_prefix("Model name:"))
+            .unwrap_or("?")
+            .trim()
+            .to_string();
+        Machine {
+            nproc: sh("nproc", &[]),
+            cpu,
+            lscpu_head: lscpu.lines().take(10).map(str::to_string).collect(),
+            redis_server_binary: sh("redis-server", &["--version"]),
+            redis_version: crate::redis_util::server_info(raw, "redis_version")
+                .await
+                .unwrap_or_else(|_| "?".into()),
+            node: sh("node", &["--version"]),
+            load_start: load_average(),
+            load_end: String::new(),
+            tokio_threads: args.threads,
+        }
+    }
+}
+
+fn rate(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.1}k", x / 1e3)
+    } else if x >= 1e3 {
+        format!("{:.2}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn ms(us: f64) -> String {
+    let m = us / 1000.0;
+    if m >= 100.0 {
+        format!("{m:.0}")
+    } else if m >= 10.0 {
+        format!("{m:.1}")
+    } else {
+        format!("{m:.2}")
+    }
+}
+
+fn us_opt(v: Option<f64>) -> String {
+    v.map_or("?".into(), |v| format!("{v:.1}µs"))
+}
+
+fn size_name(size: usize) -> String {
+    if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// The progress line printed after each cell.
+pub fn progress_line(c: &CellResult) -> String {
+    let head = format!(
+        "{:<30} {:>6} x{:<2} {:<18}",
+        c.op.key(),
+        size_name(c.size),
+        c.conc,
+        c.client.key()
+    );
+    match &c.skipped {
+        Some(why) => format!("{head} skipped: {why}"),
+        None => {
+            let mut s = format!(
+                "{head} {:>8} msgs/s  p50 {:>6} ms  p99 {:>6} ms  cpu/msg client {} redis {} ({} calls in {:.2} s)",
+                rate(c.msgs_per_s),
+                ms(c.p50_us),
+                ms(c.p99_us),
+                us_opt(c.client_cpu_us),
+                us_opt(c.redis_cpu_us),
+                c.calls,
+                c.elapsed_s
+            );
+            if c.errors > 0 || c.empty > 0 {
+                let _ = write!(
+                    s,
+                    "  [{} errors, {} empty{}]",
+                    c.errors,
+                    c.empty,
+                    c.first_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            s
+        }
+    }
+}
+
+fn find(ceilings: &[CeilingResult], script: Script, size: usize) -> Option<&CeilingResult> {
+    ceilings
+        .iter()
+        .find(|c| c.script == script && c.size == size)
+}
+
+/// The ceiling of an operation, msgs/s, with how it was obtained.
+pub fn ceiling_for(ceilings: &[CeilingResult], op: Op, size: usize) -> Option<(f64, String)> {
+    let calls = |s: Script| find(ceilings, s, size).map(|c| c.calls_per_s);
+    match op {
+        Op::Send => calls(Script::Send).map(|r| (r, "send script".into())),
+        Op::Pop => calls(Script::Pop).map(|r| (r, "pop script".into())),
+        Op::RecvDel => {
+            let (r, d) = (calls(Script::Receive)?, calls(Script::Delete)?);
+            Some((1.0 / (1.0 / r + 1.0 / d), "1/(1/receive + 1/delete)".into()))
+        }
+        Op::SendBatch(b) => {
+            calls(Script::SendBatch(b)).map(|r| (r * f64::from(b), "batch send script".into()))
+        }
+        Op::RecvBatch(b) => {
+            calls(Script::RecvBatch(b)).map(|r| (r * f64::from(b), "batch receive script".into()))
+        }
+        Op::DelBatch(b) => {
+            calls(Script::DelBatch(b)).map(|r| (r * f64::from(b), "batch delete script".into()))
+        }
+        Op::EndToEnd(b) => {
+            let s = calls(Script::SendBatch(b))?;
+            let r = calls(Script::RecvBatch(b))?;
+            let d = calls(Script::DelBatch(b))?;
+            Some((
+                f64::from(b) / (1.0 / s + 1.0 / r + 1.0 / d),
+                "B/(1/send + 1/receive + 1/delete) of the batch scripts".into(),
+            ))
+        }
+    }
+}
+
+fn ratio(a: Option<&CellResult>, b: Option<&CellResult>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a.ok() && b.ok() => Some(a.msgs_per_s / b.msgs_per_s),
+        _ => None,
+    }
+}
+
+/// One line of the targets section.
+pub struct TargetLine {
+    pub name: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+/// Evaluates the targets of issue #6 (100-byte bodies).
+pub fn targets(run: &RunReport) -> Vec<TargetLine> {
+    let idx = index(&run.cells);
+    let get = |op: Op, conc: usize, c: ClientKind| idx.get(&(op, SMALL, conc, c)).copied();
+    let mut out = Vec::new();
+    let mut vs_peer = |name: &str, op: Op, conc: usize, min: f64| {
+        let r = ratio(
+            get(op, conc, ClientKind::Ours),
+            get(op, conc, ClientKind::Peer),
+        );
+        out.push(TargetLine {
+            name: format!("{name}: this ÷ rsmq_async 18 ≥ {min}×"),
+            measured: r.map_or("not measured".into(), |r| format!("{r:.2}×")),
+            met: r.map(|r| r >= min),
+        });
+    };
+    vs_peer("send, 1 task", Op::Send, 1, 1.8);
+    vs_peer("receive+delete, 1 task", Op::RecvDel, 1, 1.4);
+    vs_peer("pop, 1 task", Op::Pop, 1, 1.8);
+    vs_peer("send, 64 tasks", Op::Send, 64, 1.3);
+    vs_peer("receive+delete, 64 tasks", Op::RecvDel, 64, 1.3);
+    vs_peer(
+        "batch of 100 send+receive+delete, 1 task",
+        Op::EndToEnd(100),
+        1,
+        5.0,
+    );
+    vs_peer(
+        "batch of 100 send+receive+delete, 64 tasks",
+        Op::EndToEnd(100),
+        64,
+        5.0,
+    );
+    for (name, op) in [
+        ("send, 64 tasks", Op::Send),
+        ("receive+delete, 64 tasks", Op::RecvDel),
+    ] {
+        let ours = get(op, 64, ClientKind::Ours).filter(|c| c.ok());
+        let ceil = ceiling_for(&run.ceilings, op, SMALL);
+        let r = match (ours, &ceil) {
+            (Some(o), Some((c, _))) => Some(o.msgs_per_s / c),
+            _ => None,
+        };
+        out.push(TargetLine {
+            name: format!("{name}: this ÷ ceiling ≥ 70%"),
+            measured: r.map_or("not measured".into(), |r| format!("{:.0}%", r * 100.0)),
+            met: r.map(|r| r >= 0.7),
+        });
+    }
+    // p99 at 64 tasks, every operation and size measured.
+    let mut ops: Vec<(Op, usize)> = run
+        .cells
+        .iter()
+        .filter(|c| c.conc == 64 && c.client == ClientKind::Ours)
+        .map(|c| (c.op, c.size))
+        .collect();
+    ops.dedup();
+    for (op, size) in ops {
+        let o = idx
+            .get(&(op, size, 64, ClientKind::Ours))
+            .filter(|c| c.ok());
+        let p = idx
+            .get(&(op, size, 64, ClientKind::Peer))
+            .filter(|c| c.ok());
+        let (measured, met) = match (o, p) {
+            (Some(o), Some(p)) => (
+                format!("{} ms vs {} ms", ms(o.p99_us), ms(p.p99_us)),
+                Some(o.p99_us <= p.p99_us),
+            ),
+            _ => ("not measured".into(), None),
+        };
+        out.push(TargetLine {
+            name: format!(
+                "p99, 64 tasks, {} {}: this ≤ rsmq_async 18",
+                op.key(),
+                size_name(size)
+            ),
+            measured,
+            met,
+        });
+    }
+    out
+}
+
+fn cell_text(c: Option<&CellResult>) -> String {
+    match c {
+        None => "".into(),
+        Some(c) => match &c.skipped {
+            Some(_) => "skipped".into(),
+            None if c.msgs == 0 => "failed".into(),
+            None => {
+                let mut s = format!(
+                    "**{}** · {}/{}",
+                    rate(c.msgs_per_s),
+                    ms(c.p50_us),
+                    ms(c.p99_us)
+                );
+                if c.errors > 0 {
+                    let _ = write!(s, " ({} err)", c.errors);
+                }
+                s
+            }
+        },
+    }
+}
+
+/// The whole report as markdown.
+pub fn markdown(run: &RunReport) -> String {
+    let a = &run.args;
+    let m = &run.machine;
+    let idx = index(&run.cells);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# rsmq-bench: {} run\n",
+        if a.full { "full" } else { "quick" }
+    );
+    let _ = writeln!(
+        s,
+        "Machine: {} CPUs ({}); Redis {} ({}); node {}; {} Tokio worker threads. \
+         Load average {} at start, {} at end. {} timed per cell; whole run {:.0} s.\n",
+        m.nproc,
+        m.cpu,
+        m.redis_version,
+        a.redis_url,
+        m.node,
+        m.tokio_threads,
+        m.load_start,
+        m.load_end,
+        format_args!(
+            "{} ms ({} interleaved rounds)",
+            a.duration.as_millis(),
+            a.rounds
+        ),
+        run.wall_s
+    );
+    let _ = writeln!(
+        s,
+        "Each client cell: **messages/s** · p50/p99 latency of one call in ms (a call is one \
+         operation: for receive+delete the pair, for a batch the whole batch). \
+         `tasks` is the number of Tokio tasks (JS: concurrent promises) sharing one client. \
+         PooledRsmq: {} connections. Ratios are of messages/s. \
+         Ceiling: the same Lua scripts run by redis-benchmark ({CLIENTS} connections, {PIPELINE}-deep pipelines), \
+         see below.\n",
+        a.pool_size
+    );
+    let mut sizes: Vec<usize> = run.cells.iter().map(|c| c.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for size in sizes {
+        let _ = writeln!(s, "## {} bodies\n", size_name(size));
+        let with_loop = run.cells.iter().any(|c| c.client == ClientKind::PeerLoop);
+        let _ = writeln!(
+            s,
+            "| operation | tasks | this crate (Rsmq) | PooledRsmq | rsmq_async 18 |{} JS rsmq 0.12.4 | ceiling | this ÷ 18 | this ÷ ceiling |",
+            if with_loop { " rsmq_async 18, delete loop |" } else { "" }
+        );
+        let _ = writeln!(
+            s,
+            "|---|---:|---|---|---|{}---|---:|---:|---:|",
+            if with_loop { "---|" } else { "" }
+        );
+        let mut ops: Vec<Op> = Vec::new();
+        for c in run.cells.iter().filter(|c| c.size == size) {
+            if !ops.contains(&c.op) {
+                ops.push(c.op);
+            }
+        }
+        for op in ops {
+            let ceil = ceiling_for(&run.ceilings, op, size);
+            for &conc in &a.concs {
+                let get = |k: ClientKind| idx.get(&(op, size, conc, k)).copied();
+                if [
+                    ClientKind::Ours,
+                    ClientKind::Peer,
+                    ClientKind::PeerLoop,
+                    ClientKind::Pooled,
+                    ClientKind::Js,
+                ]
+                .iter()
+                .all(|&k| get(k).is_none())
+                {
+                    continue;
+                }
+                let ours = get(ClientKind::Ours);
+                let vs_peer =
+                    ratio(ours, get(ClientKind::Peer)).map_or("".into(), |r| format!("{r:.2}×"));
+                let vs_ceil = match (ours.filter(|c| c.ok()), &ceil) {
+                    (Some(o), Some((c, _))) => format!("{:.0}%", 100.0 * o.msgs_per_s / c),
+                    _ => "".into(),
+                };
+                let loop_col = if with_loop {
+                    format!(" {} |", cell_text(get(ClientKind::PeerLoop)))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |{} {} | {} | {} | {} |",
+                    op.key(),
+                    conc,
+                    cell_text(ours),
+                    cell_text(get(ClientKind::Pooled)),
+                    cell_text(get(ClientKind::Peer)),
+                    loop_col,
+                    cell_text(get(ClientKind::Js)),
+                    ceil.as_ref().map_or("".into(), |(c, _)| rate(*c)),
+                    vs_peer,
+                    vs_ceil
+                );
+            }
+        }
+        s.push('\n');
+    }
+
+    // Where the CPU goes: it explains most ratios (at 64 tasks the busier side sets the pace).
+    let _ = writeln!(
+        s,
+        "## CPU per message (µs): client process / Redis main thread\n"
+    );
+    let _ = writeln!(
+        s,
+        "Read around the timed rounds (`/proc/self/stat` or node's `process.cpuUsage()`; Redis \
+         `INFO cpu`). With one Redis thread, messages/s cannot exceed 1e6 / (Redis µs per \
+         message); with one client thread, 1e6 / (client µs per message).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| operation | body | tasks | this crate | PooledRsmq | rsmq_async 18 | JS rsmq 0.12.4 |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---|---|---|---|");
+    let mut rows: Vec<(Op, usize, usize)> = Vec::new();
+    for c in &run.cells {
+        if !rows.contains(&(c.op, c.size, c.conc)) {
+            rows.push((c.op, c.size, c.conc));
+        }
+    }
+    let cpu = |c: Option<&CellResult>| match c.filter(|c| c.ok()) {
+        Some(c) => format!(
+            "{} / {}",
+            c.client_cpu_us.map_or("?".into(), |v| format!("{v:.1}")),
+            c.redis_cpu_us.map_or("?".into(), |v| format!("{v:.1}"))
+        ),
+        None => String::new(),
+    };
+    for (op, size, conc) in rows {
+        let get = |k: ClientKind| idx.get(&(op, size, conc, k)).copied();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            op.key(),
+            size_name(size),
+            conc,
+            cpu(get(ClientKind::Ours)),
+            cpu(get(ClientKind::Pooled)),
+            cpu(get(ClientKind::Peer)),
+            cpu(get(ClientKind::Js))
+        );
+    }
+    s.push('\n');
+
+    if !run.ceilings.is_empty() || !run.ceiling_errors.is_empty() {
+        let _ = writeln!(s, "## Ceiling runs (redis-benchmark)\n");
+        let _ = writeln!(
+            s,
+            "| script | body | via | EVALSHA calls | calls/s | msgs/s | p50/p99 ms (of a pipelined request) | runs (calls/s) | check |"
+        );
+        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---|---|---|");
+        for c in &run.ceilings {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {:.2}/{:.2} | {} | {} |",
+                c.script.key(),
+                size_name(c.size),
+                c.via.key(),
+                c.requests,
+                rate(c.calls_per_s),
+                rate(c.msgs_per_s),
+                c.p50_ms,
+                c.p99_ms,
+                c.runs
+                    .iter()
+                    .map(|r| rate(*r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                c.check
+            );
+        }
+        for e in &run.ceiling_errors {
+            let _ = writeln!(s, "\nFailed: {e}");
+        }
+        let _ = writeln!(
+            s,
+            "\nDerived: receive+delete = 1/(1/receive + 1/delete) (two scripts per message); \
+             batch of B send+receive+delete = B/(1/send + 1/receive + 1/delete) of the batch \
+             scripts. The single-message scripts run before and after the client cells and the \
+             better run counts. Receive and pop run on a queue pre-filled with more messages than calls, \
+             with the queue's vt (30 s), exactly as the clients call them. Deletes must name \
+             messages that are there, in the order consumers delete them, which \
+             redis-benchmark's random `__rand_int__` cannot do (random ids on a big queue hit \
+             cold memory or miss), so the delete scripts run through the bench's driver: the \
+             same EVALSHA commands, packed before timing, in {PIPELINE}-deep pipelines over \
+             {CLIENTS} connections, deleting every pre-filled message once, in queue order. \
+             The driver's run of the send script shows how it compares with redis-benchmark.\n"
+        );
+        let _ = writeln!(s, "Commands:\n");
+        for c in &run.ceilings {
+            let _ = writeln!(s, "- `{}`", c.command);
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## Targets (100-byte bodies unless named)\n");
+    let _ = writeln!(s, "| target | measured | verdict |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in targets(run) {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None if t.name.starts_with("(for reference)") => "",
+            None => "not measured",
+        };
+        let _ = writeln!(s, "| {} | {} | {} |", t.name, t.measured, verdict);
+    }
+    s.push('\n');
+
+    let _ = writeln!(s, "## Notes\n");
+    let _ = writeln!(
+        s,
+        "- rsmq_async 18 has no batch delete: its column uses its best path, B `delete_message` \
+         calls in flight at once on clones of the client (one shared multiplexed connection). \
+         Its batch send and receive are its own single-script `send_message_batch` / \
+         `receive_message_batch` (plus its TIME and queue round trips)."
+    );
+    let _ = writeln!(
+        s,
+        "- The JS client has no batch operations; its column covers send, receive+delete and pop."
+    );
+    if let Some(n) = &run.js_note {
+        let _ = writeln!(s, "- JS column skipped: {n}.");
+    }
+    if run.sizes_limited() {
+        let _ = writeln!(
+            s,
+            "- Quick mode measures {} bodies for send and receive+delete only; `--full` runs every \
+             operation at both sizes. Batch ceilings are measured at 100 B only.",
+            size_name(LARGE)
+        );
+    }
+    let errors: u64 = run.cells.iter().map(|c| c.errors + c.empty).sum();
+    if errors > 0 {
+        let _ = writeln!(
+            s,
+            "- Some cells had errors or found an empty queue (see the progress lines on stderr)."
+        );
+    }
+    s
+}
+
+impl RunReport {
+    fn sizes_limited(&self) -> bool {
+        !self.args.full && self.cells.iter().any(|c| c.size == LARGE)
+    }
+}
+
+/// The whole report as JSON.
+pub fn json(run: &RunReport) -> Value {
+    let idx = index(&run.cells);
+    let cells: Vec<Value> = run
+        .cells
+        .iter()
+        .map(|c| {
+            let peer = idx.get(&(c.op, c.size, c.conc, ClientKind::Peer)).copied();
+            let ceil = ceiling_for(&run.ceilings, c.op, c.size);
+            json!({
+                "operation": c.op.key(),
+                "body_bytes": c.size,
+                "tasks": c.conc,
+                "client": c.client.key(),
+                "msgs_per_s": c.msgs_per_s,
+                "calls": c.calls,
+                "msgs": c.msgs,
+                "elapsed_s": c.elapsed_s,
+                "p50_us": c.p50_us,
+                "p99_us": c.p99_us,
+                "client_cpu_us_per_msg": c.client_cpu_us,
+                "redis_cpu_us_per_msg": c.redis_cpu_us,
+                "errors": c.errors,
+                "empty_receives": c.empty,
+                "first_error": c.first_error,
+                "skipped": c.skipped,
+                "ratio_to_rsmq_async_18": ratio(Some(c), peer),
+                "ratio_to_ceiling": ceil.filter(|_| c.ok()).map(|(r, _)| c.msgs_per_s / r),
+            })
+        })
+        .collect();
+    let ceilings: Vec<Value> = run
+        .ceilings
+        .iter()
+        .map(|c| {
+            json!({
+                "script": c.script.key(),
+                "body_bytes": c.size,
+                "requests": c.requests,
+                "calls_per_s": c.calls_per_s,
+                "msgs_per_s": c.msgs_per_s,
+                "p50_ms": c.p50_ms,
+                "p99_ms": c.p99_ms,
+                "via": c.via.key(),
+                "runs_calls_per_s": c.runs,
+                "check": c.check,
+                "command": c.command,
+            })
+        })
+        .collect();
+    let mut derived = Vec::new();
+    let mut seen = Vec::new();
+    for c in &run.cells {
+        if seen.contains(&(c.op, c.size)) {
+            continue;
+        }
+        seen.push((c.op, c.size));
+        if let Some((r, how)) = ceiling_for(&run.ceilings, c.op, c.size) {
+            derived.push(json!({
+                "operation": c.op.key(),
+                "body_bytes": c.size,
+                "msgs_per_s": r,
+                "how": how,
+            }));
+        }
+    }
+    let targets: Vec<Value> = targets(run)
+        .into_iter()
+        .map(|t| json!({"target": t.name, "measured": t.measured, "met": t.met}))
+        .collect();
+    let m = &run.machine;
+    json!({
+        "mode": if run.args.full { "full" } else { "quick" },
+        "started_unix": run.started_unix,
+        "wall_s": run.wall_s,
+        "settings": {
+            "redis_url": run.args.redis_url,
+            "cell_duration_ms": run.args.duration.as_millis() as u64,
+            "tokio_threads": run.args.threads,
+            "rounds": run.args.rounds,
+            "pool_size": run.args.pool_size,
+            "ceiling_clients": CLIENTS,
+            "ceiling_pipeline": PIPELINE,
+        },
+        "machine": {
+            "nproc": m.nproc,
+            "cpu": m.cpu,
+            "lscpu_head": m.lscpu_head,
+            "redis_server_binary": m.redis_server_binary,
+            "redis_version": m.redis_version,
+            "node": m.node,
+            "load_average_start": m.load_start,
+            "load_average_end": m.load_end,
+        },
+        "js_skipped": run.js_note,
+        "cells": cells,
+        "ceilings": ceilings,
+        "ceiling_errors": run.ceiling_errors,
+        "ceilings_by_operation": derived,
+        "targets": targets,
+    })
+}
