@@ -275,3 +275,45 @@ mod tests {
         assert_eq!(m.message, b"hi");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Whatever a server (or something pretending to be one) answers, decoding returns a
+    //! value or an error: it never panics.
+    use super::*;
+    use crate::attributes::RsmqQueueAttributes;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<i64>().prop_map(Value::Int),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::BulkString),
+            "[0-9a-zA-Z.:+-]{0,20}".prop_map(|s| Value::BulkString(s.into_bytes())),
+            ".{0,10}".prop_map(Value::SimpleString),
+            any::<f64>().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Boolean),
+            Just(Value::Okay),
+        ];
+        leaf.prop_recursive(3, 40, 12, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..13).prop_map(Value::Array),
+                proptest::collection::vec(inner, 0..5).prop_map(Value::Set),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn decoding_any_reply_never_panics(v in value()) {
+            let _ = received(v.clone());
+            let _ = messages(v.clone());
+            let _ = count(v.clone(), "x");
+            let _ = strings(v.clone(), "x");
+            let _ = flag(v.clone(), "x");
+            let _ = RsmqQueueAttributes::from_reply(v);
+        }
+    }
+}
