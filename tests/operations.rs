@@ -749,3 +749,34 @@ async fn url_options_connect() {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     assert_eq!(common::snapshot(&ns).await.len(), 2);
 }
+
+#[cfg(all(feature = "tokio-comp", feature = "sync"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(unused_mut)] // The seed's snippets bind `mut`; they must keep compiling.
+async fn the_seed_snippets_for_every_client_compile_and_run() {
+    use rsmq_async::{PoolOptions, PooledRsmq, RsmqConnectionSync, RsmqOptions, RsmqSync};
+    let pool_opts = PoolOptions {
+        max_size: Some(20),
+        min_idle: Some(5),
+    };
+    let mut rsmq = PooledRsmq::new(common::options("seedpool"), pool_opts)
+        .await
+        .unwrap();
+    rsmq.create_queue(
+        "jobs",
+        Some(Duration::from_secs(30)),
+        Some(Duration::from_secs(0)),
+        Some(65536),
+    )
+    .await
+    .unwrap();
+    let attrs = rsmq.get_queue_attributes("jobs").await.unwrap();
+    assert_eq!(attrs.vt, Duration::from_secs(30));
+
+    let opts = common::options("seedsync");
+    let mut rsmq = RsmqSync::new(RsmqOptions { ..opts }).await.unwrap();
+    rsmq.create_queue("myqueue", None, None, None).unwrap();
+    rsmq.send_message("myqueue", "hello", None).unwrap();
+    let msg = rsmq.receive_message::<String>("myqueue", None).unwrap();
+    assert_eq!(msg.unwrap().message, "hello");
+}
