@@ -5,8 +5,13 @@
 //! - the only clock is Redis `TIME`, read inside the script;
 //! - it validates what only the server can know (does the queue exist, is the body within
 //!   `maxsize`) before its first write, and answers a negative error code instead of writing;
-//! - numbers are written with `string.format("%.0f")`, never `tostring`, which would turn a
-//!   microsecond score into exponent notation.
+//! - numbers are written with `fmt` (`string.format("%d")`), never `tostring`, which would turn
+//!   a microsecond score into exponent notation, and every argument of `redis.call` is a
+//!   string: Redis formats a Lua number argument with `%.17g`, and the C library's float
+//!   formatting and parsing are the dearest steps of a short script (measured with callgrind:
+//!   about 4,800 instructions for one `%.0f` against 2,100 for `%d`, and 24,000 for a
+//!   table-built base-36 id against 3,400 for the one below);
+//! - the hot scripts (send, receive, pop, delete) build no table they do not return.
 //!
 //! A call sends `EVALSHA`; when the server answers `NOSCRIPT` (after a restart or
 //! `SCRIPT FLUSH`) it sends `EVAL` with the source, which runs and caches the script at once.
@@ -49,9 +54,9 @@ const PRELUDE: &str = r#"
 local UNITS = 1000
 local function clock()
   local t = redis.call("TIME")
-  local sec = tonumber(t[1])
-  local ms = sec * 1000 + math.floor(tonumber(t[2]) / 1000)
-  return sec, ms, ms, tonumber(t[2])
+  local sec, usec = tonumber(t[1]), tonumber(t[2])
+  local ms = sec * 1000 + (usec - usec % 1000) / 1000
+  return sec, ms, ms, usec
 end
 "#;
 
@@ -60,9 +65,8 @@ const PRELUDE: &str = r#"
 local UNITS = 1000000
 local function clock()
   local t = redis.call("TIME")
-  local sec = tonumber(t[1])
-  local usec = tonumber(t[2])
-  return sec, sec * 1000000 + usec, sec * 1000 + math.floor(usec / 1000), usec
+  local sec, usec = tonumber(t[1]), tonumber(t[2])
+  return sec, sec * 1000000 + usec, sec * 1000 + (usec - usec % 1000) / 1000, usec
 end
 "#;
 
@@ -73,17 +77,22 @@ const HELPERS: &[(&str, &str)] = &[
     (
         "fmt",
         r#"
+-- n is a whole number below 2^63 (a score, a count): "%d" is exact and cheap.
 local function fmt(n)
-  return string.format("%.0f", n)
+  return string.format("%d", n)
 end
 "#,
     ),
     (
         "seconds",
         r#"
+-- A stored vt or delay in seconds; a foreign value beyond the 9,999,999 s maximum counts as
+-- the maximum (so a score stays a whole number that fmt can write).
 local function seconds(v)
+  if v == "0" then return 0 end
   local n = tonumber(v)
-  if n == nil or n ~= n or n < 0 or n == math.huge then return nil end
+  if n == nil or n ~= n or n < 0 then return nil end
+  if n > 9999999 then return 9999999 end
   return n
 end
 "#,
@@ -98,7 +107,7 @@ local function attributes(zset, hash)
   a[8] = redis.call("ZCARD", zset)
   a[9] = redis.call("ZCOUNT", zset, fmt(sec * UNITS), "+inf")
   a[10] = redis.call("ZCOUNT", zset, "-inf", fmt(now))
-  a[11] = redis.call("ZRANGE", zset, 0, 0)[1] or false
+  a[11] = redis.call("ZRANGE", zset, "0", "0")[1] or false
   a[12] = ms
   return a
 end
@@ -109,9 +118,12 @@ end
         r#"
 -- Nothing receivable: {score units until the next message is due}, or nil for an empty queue.
 local function next_due(zset, now)
-  local head = redis.call("ZRANGE", zset, 0, 0, "WITHSCORES")
+  local head = redis.call("ZRANGE", zset, "0", "0", "WITHSCORES")
   if head[2] == nil then return false end
-  return {fmt(math.max(tonumber(head[2]) - now, 0))}
+  local wait = tonumber(head[2]) - now
+  if not (wait > 0) then wait = 0 end
+  if wait > 1e15 then wait = 1e15 end
+  return {fmt(wait)}
 end
 "#,
     ),
@@ -129,12 +141,12 @@ end
         "count_receive",
         r#"
 -- Counts a receive of message id: its rc, and its fr (written on the first receive, as
--- ms now). Returns rc, fr.
+-- ms now, given as a string). Returns rc, fr.
 local function count_receive(hash, id, ms, write_fr)
-  local rc = redis.call("HINCRBY", hash, id .. ":rc", 1)
+  local rc = redis.call("HINCRBY", hash, id .. ":rc", "1")
   if rc == 1 then
-    if write_fr then redis.call("HSET", hash, id .. ":fr", fmt(ms)) end
-    return rc, fmt(ms)
+    if write_fr then redis.call("HSET", hash, id .. ":fr", ms) end
+    return rc, ms
   end
   return rc, redis.call("HGET", hash, id .. ":fr")
 end
@@ -163,18 +175,25 @@ end
     (
         "b36",
         r#"
--- n in base 36 with lowercase digits (the time part of an id), built in one string.
+-- n (below 36^10) as 10 base-36 digits, lowercase, zero-padded: the time part of an id,
+-- which has exactly 10 digits from 1973 to 2085. Plain arithmetic and one string.char: no
+-- table, no loop.
 local function b36(n)
-  local rev, i = {}, 0
-  repeat
-    local d = n % 36
-    i = i + 1
-    rev[i] = d < 10 and d + 48 or d + 87
-    n = (n - d) / 36
-  until n == 0
-  local digits = {}
-  for j = 1, i do digits[j] = rev[i - j + 1] end
-  return string.char(unpack(digits))
+  local d0 = n % 36 n = (n - d0) / 36
+  local d1 = n % 36 n = (n - d1) / 36
+  local d2 = n % 36 n = (n - d2) / 36
+  local d3 = n % 36 n = (n - d3) / 36
+  local d4 = n % 36 n = (n - d4) / 36
+  local d5 = n % 36 n = (n - d5) / 36
+  local d6 = n % 36 n = (n - d6) / 36
+  local d7 = n % 36 n = (n - d7) / 36
+  local d8 = n % 36 n = (n - d8) / 36
+  local d9 = n % 36
+  return string.char(d9 < 10 and d9 + 48 or d9 + 87, d8 < 10 and d8 + 48 or d8 + 87,
+    d7 < 10 and d7 + 48 or d7 + 87, d6 < 10 and d6 + 48 or d6 + 87,
+    d5 < 10 and d5 + 48 or d5 + 87, d4 < 10 and d4 + 48 or d4 + 87,
+    d3 < 10 and d3 + 48 or d3 + 87, d2 < 10 and d2 + 48 or d2 + 87,
+    d1 < 10 and d1 + 48 or d1 + 87, d0 < 10 and d0 + 48 or d0 + 87)
 end
 "#,
     ),
@@ -347,7 +366,7 @@ local sec, now, ms, usec = clock()
 local id = b36(sec * 1000000 + usec) .. ARGV[1]
 redis.call("ZADD", KEYS[1], fmt(now + delay), id)
 redis.call("HSET", KEYS[2], id, ARGV[2])
-redis.call("HINCRBY", KEYS[2], "totalsent", 1)
+redis.call("HINCRBY", KEYS[2], "totalsent", "1")
 notify(ARGV[4], KEYS[1])
 return id
 "#,
@@ -359,9 +378,12 @@ return id
 /// never block the queue. Defines `id`, `body`, `rc`, `now` and `ms`.
 const TAKE_FIRST: &str = r#"
 local sec, now, ms = clock()
+local now_s = fmt(now)
+local ms_s = now_s
+if UNITS ~= 1000 then ms_s = fmt(ms) end
 local id, body
 for _ = 1, 100 do
-  local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, 1)
+  local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now_s, "LIMIT", "0", "1")
   if #m == 0 then return next_due(KEYS[1], now) end
   body = redis.call("HGET", KEYS[2], m[1])
   if body then
@@ -371,7 +393,7 @@ for _ = 1, 100 do
   drop_orphan(KEYS[1], KEYS[2], m[1])
 end
 if not id then return false end
-redis.call("HINCRBY", KEYS[2], "totalrecv", 1)
+redis.call("HINCRBY", KEYS[2], "totalrecv", "1")
 "#;
 
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's).
@@ -381,7 +403,7 @@ pub(crate) static RECEIVE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{VT_FROM_ARGV}{TAKE_FIRST}{}",
         r#"
-return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms)
+return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms_s)
 "#
     ))
 });
@@ -394,7 +416,7 @@ pub(crate) static POP_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
 "#,
         r#"
-local rc, fr = count_receive(KEYS[2], id, ms, false)
+local rc, fr = count_receive(KEYS[2], id, ms_s, false)
 redis.call("ZREM", KEYS[1], id)
 redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
 return {id, body, rc, fr}
@@ -480,7 +502,7 @@ for i = 1, n do
   local low = t % 1296
   local h = (t - low) / 1296
   if h ~= high then
-    high, high_s = h, b36(h)
+    high, high_s = h, string.sub(b36(h), 3)
   end
   local d1 = low % 36
   local d0 = (low - d1) / 36
@@ -494,7 +516,7 @@ for i = 1, n do
 end
 redis.call("ZADD", KEYS[1], unpack(zadd))
 redis.call("HSET", KEYS[2], unpack(hset))
-redis.call("HINCRBY", KEYS[2], "totalsent", n)
+redis.call("HINCRBY", KEYS[2], "totalsent", fmt(n))
 notify(ARGV[2], KEYS[1])
 return ids
 "#,
@@ -510,17 +532,18 @@ pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
         r#"
 local sec, now, ms = clock()
 local out = {}
-local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, tonumber(ARGV[2]))
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", "0", ARGV[2])
 local score = fmt(now + vt)
+local ms_s = fmt(ms)
 for _, id in ipairs(m) do
   local body = redis.call("HGET", KEYS[2], id)
   if body then
-    out[#out + 1] = deliver(KEYS[1], KEYS[2], id, body, score, ms)
+    out[#out + 1] = deliver(KEYS[1], KEYS[2], id, body, score, ms_s)
   else
     drop_orphan(KEYS[1], KEYS[2], id)
   end
 end
-if #out > 0 then redis.call("HINCRBY", KEYS[2], "totalrecv", #out) end
+if #out > 0 then redis.call("HINCRBY", KEYS[2], "totalrecv", fmt(#out)) end
 return out
 "#
     ))
@@ -576,7 +599,7 @@ local function transfer(src_z, src_h, dst_z, dst_h, id, score, reset)
   redis.call("HSET", dst_h, id, body)
   if rc and not reset then redis.call("HSET", dst_h, id .. ":rc", rc) end
   if fr and not reset then redis.call("HSET", dst_h, id .. ":fr", fr) end
-  redis.call("HINCRBY", dst_h, "totalsent", 1)
+  redis.call("HINCRBY", dst_h, "totalsent", "1")
   return true
 end
 "#;
@@ -610,21 +633,22 @@ pub(crate) static RECEIVE_MESSAGE_OR_DLQ: LazyLock<Lua> = LazyLock::new(|| {
 if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
 local max_receives = tonumber(ARGV[2])
 local sec, now, ms = clock()
+local now_s, ms_s = fmt(now), fmt(ms)
 local moved = 0
 for _ = 1, 100 do
-  local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, 1)
+  local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now_s, "LIMIT", "0", "1")
   if #m == 0 then break end
   local id = m[1]
   local body = redis.call("HGET", KEYS[2], id)
   if not body then
     drop_orphan(KEYS[1], KEYS[2], id)
   elseif (tonumber(redis.call("HGET", KEYS[2], id .. ":rc")) or 0) >= max_receives then
-    transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, fmt(now), false)
+    transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, now_s, false)
     moved = moved + 1
   else
     if moved > 0 then notify(ARGV[3], KEYS[3]) end
-    redis.call("HINCRBY", KEYS[2], "totalrecv", 1)
-    return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms)
+    redis.call("HINCRBY", KEYS[2], "totalrecv", "1")
+    return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms_s)
   end
 end
 if moved > 0 then notify(ARGV[3], KEYS[3]) end
@@ -645,7 +669,7 @@ if redis.call("HEXISTS", KEYS[4], "vt") == 0 then return -1 end
 local sec, now = clock()
 local score = fmt(now)
 local n = 0
-local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", score, "LIMIT", 0, tonumber(ARGV[1]))
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", score, "LIMIT", "0", ARGV[1])
 for _, id in ipairs(m) do
   if transfer(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, score, true) then n = n + 1 end
 end
@@ -663,7 +687,7 @@ pub(crate) static PEEK_MESSAGES: LazyLock<Lua> = LazyLock::new(|| {
 if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
 local sec, now = clock()
 local out = {}
-local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", 0, tonumber(ARGV[1]))
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", "0", ARGV[1])
 for _, id in ipairs(m) do
   local body = redis.call("HGET", KEYS[2], id)
   if body then
