@@ -120,7 +120,7 @@ impl Rsmq {
         let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
-            engine: Engine::new(&options.ns, options.realtime),
+            engine: Engine::new(&options.ns, options.realtime).coalescing(options.coalesce),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }
@@ -149,7 +149,7 @@ impl Rsmq {
         let ns = ns.unwrap_or("rsmq");
         Rsmq {
             connection: Connection::Multiplexed(connection),
-            engine: Engine::new(ns, realtime),
+            engine: Engine::new(ns, realtime).coalescing(true),
             waiter: Arc::new(Waiter::new(None, ns)),
         }
     }
@@ -157,6 +157,11 @@ impl Rsmq {
     /// A connection for one operation: a clone of the shared multiplexed handle.
     async fn conn(&self) -> RsmqResult<Owned<Connection>> {
         Ok(Owned(self.connection.clone()))
+    }
+
+    /// The connection a coalesced call may carry along, when coalescing is on.
+    fn coalescing_conn(&self) -> Option<Connection> {
+        self.engine.coalesces().then(|| self.connection.clone())
     }
 }
 

@@ -14,6 +14,7 @@ use redis::aio::ConnectionLike;
 use redis::Value;
 
 use crate::attributes::RsmqQueueAttributes;
+use crate::coalesce::Coalescer;
 use crate::keys::{self, QueueKeys};
 use crate::message::{RedisBytes, RsmqMessage};
 use crate::scripts::{self, Invocation};
@@ -30,6 +31,26 @@ pub(crate) struct Engine {
     ns: Arc<str>,
     queues_set: Arc<str>,
     realtime: bool,
+    /// Present when concurrent sends, receives and deletes are coalesced (see `coalesce`).
+    coalesce: Option<Arc<Coalescers>>,
+}
+
+/// A send waiting to be coalesced: the body and the delay in score units (`None`: the
+/// queue's).
+type SendRequest = (Vec<u8>, Option<u64>);
+
+/// A receive waits under its queue and vt: receives with different vts do not share a call.
+type ReceiveKey = (Arc<str>, Option<u64>);
+
+/// What a receive gets: a message not yet decoded, or nothing.
+type Received = Option<RsmqMessage<Vec<u8>>>;
+
+/// The coalescers of one client, by operation.
+#[derive(Debug, Default)]
+pub(crate) struct Coalescers {
+    send: Arc<Coalescer<Arc<str>, SendRequest, String>>,
+    receive: Arc<Coalescer<ReceiveKey, (), Received>>,
+    delete: Arc<Coalescer<Arc<str>, String, bool>>,
 }
 
 async fn run<C>(con: &mut C, call: &Invocation<'_>) -> RsmqResult<Value>
@@ -45,7 +66,19 @@ impl Engine {
             ns: ns.into(),
             queues_set: keys::queues_set(ns).into(),
             realtime,
+            coalesce: None,
         }
+    }
+
+    /// This engine, coalescing concurrent sends, receives and deletes per queue.
+    pub(crate) fn coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on.then(Default::default);
+        self
+    }
+
+    /// Whether calls go through the coalescers.
+    pub(crate) fn coalesces(&self) -> bool {
+        self.coalesce.is_some()
     }
 
     fn keys(&self, qname: &str) -> QueueKeys {
@@ -153,13 +186,77 @@ impl Engine {
         let delay = delay
             .map(|d| validate::call_duration(d, "delay"))
             .transpose()?;
+        self.send_one(con, qname, message.0, delay).await
+    }
+
+    async fn send_one<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        message: Vec<u8>,
+        delay: Option<u64>,
+    ) -> RsmqResult<String> {
         let keys = self.keys(qname);
         let mut call = scripts::SEND_MESSAGE.call(&[keys.messages(), keys.queue()]);
         call.arg(id::random_suffix())
-            .arg(message.0)
+            .arg(message)
             .arg(delay.map(|d| d.to_string()).unwrap_or_default())
             .arg(self.channel(qname));
         reply::string(run(con, &call).await?, "message id")
+    }
+
+    /// Sends through the send coalescer (when on): alone when nothing else is in flight for
+    /// the queue, else in one call with the other sends that arrive meanwhile.
+    pub(crate) async fn send_message_coalesced<C>(
+        &self,
+        mut con: C,
+        qname: &str,
+        message: RedisBytes,
+        delay: Option<Duration>,
+    ) -> RsmqResult<String>
+    where
+        C: ConnectionLike + Send + 'static,
+    {
+        validate::qname(qname)?;
+        let delay = delay
+            .map(|d| validate::call_duration(d, "delay"))
+            .transpose()?;
+        let Some(coalesce) = &self.coalesce else {
+            return self.send_one(&mut con, qname, message.0, delay).await;
+        };
+        let engine = self.clone();
+        let q: Arc<str> = qname.into();
+        let key = q.clone();
+        coalesce
+            .send
+            .call(key, (message.0, delay), move |requests| async move {
+                engine.send_many(&mut con, &q, requests).await
+            })
+            .await
+    }
+
+    async fn send_many<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        mut requests: Vec<SendRequest>,
+    ) -> Vec<RsmqResult<String>> {
+        if requests.len() == 1 {
+            if let Some((body, delay)) = requests.pop() {
+                return vec![self.send_one(con, qname, body, delay).await];
+            }
+        }
+        let n = requests.len();
+        let keys = self.keys(qname);
+        let mut call = scripts::SEND_MESSAGES.call(&[keys.messages(), keys.queue()]);
+        call.arg(self.channel(qname));
+        for (body, delay) in requests {
+            call.arg(id::random_suffix())
+                .arg(body)
+                .arg(delay.map(|d| d.to_string()).unwrap_or_default());
+        }
+        let reply = call.invoke(con).await.map_err(RsmqError::from);
+        reply::per_request(reply, n, |v| reply::string(v, "message id"))
     }
 
     pub(crate) async fn receive_message<C, E>(
@@ -175,6 +272,67 @@ impl Engine {
         match self.receive_next(con, qname, vt).await? {
             reply::Received::Message(m) => m.decode().map(Some),
             reply::Received::Nothing(_) => Ok(None),
+        }
+    }
+
+    /// Receives through the receive coalescer (when on): concurrent receives of one queue
+    /// with the same vt share one batch receive, each caller getting its own message.
+    pub(crate) async fn receive_message_coalesced<C, E>(
+        &self,
+        mut con: C,
+        qname: &str,
+        vt: Option<Duration>,
+    ) -> RsmqResult<Option<RsmqMessage<E>>>
+    where
+        C: ConnectionLike + Send + 'static,
+        E: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        let Some(coalesce) = &self.coalesce else {
+            return self.receive_message(&mut con, qname, vt).await;
+        };
+        validate::qname(qname)?;
+        let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
+        let engine = self.clone();
+        let q: Arc<str> = qname.into();
+        let key = (q.clone(), vt);
+        let raw = coalesce
+            .receive
+            .call(key, (), move |requests| async move {
+                engine.receive_many(&mut con, &q, vt, requests.len()).await
+            })
+            .await?;
+        raw.map(RsmqMessage::decode).transpose()
+    }
+
+    async fn receive_many<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<u64>,
+        n: usize,
+    ) -> Vec<RsmqResult<Option<RsmqMessage<Vec<u8>>>>> {
+        let keys = self.keys(qname);
+        let vt = vt.map(|d| d.to_string()).unwrap_or_default();
+        if n == 1 {
+            let mut call = scripts::RECEIVE_MESSAGE.call(&[keys.messages(), keys.queue()]);
+            call.arg(vt);
+            let got = match run(con, &call).await.and_then(reply::received) {
+                Ok(reply::Received::Message(m)) => Ok(Some(m)),
+                Ok(reply::Received::Nothing(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+            return vec![got];
+        }
+        let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
+        call.arg(vt).arg(n);
+        match run(con, &call).await.and_then(reply::messages) {
+            Ok(messages) => {
+                let mut out: Vec<_> = messages.into_iter().map(|m| Ok(Some(m))).collect();
+                out.resize_with(n.max(out.len()), || Ok(None));
+                out.truncate(n);
+                out
+            }
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
         }
     }
 
@@ -217,10 +375,67 @@ impl Engine {
     ) -> RsmqResult<bool> {
         validate::qname(qname)?;
         validate::message_id(message_id)?;
+        self.delete_one(con, qname, message_id).await
+    }
+
+    async fn delete_one<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        message_id: &str,
+    ) -> RsmqResult<bool> {
         let keys = self.keys(qname);
         let mut call = scripts::DELETE_MESSAGE.call(&[keys.messages(), keys.queue()]);
         call.arg(message_id);
         reply::flag(run(con, &call).await?, "delete message")
+    }
+
+    /// Deletes through the delete coalescer (when on): concurrent deletes on one queue share
+    /// one call, each caller learning whether its own message was there.
+    pub(crate) async fn delete_message_coalesced<C>(
+        &self,
+        mut con: C,
+        qname: &str,
+        message_id: &str,
+    ) -> RsmqResult<bool>
+    where
+        C: ConnectionLike + Send + 'static,
+    {
+        validate::qname(qname)?;
+        validate::message_id(message_id)?;
+        let Some(coalesce) = &self.coalesce else {
+            return self.delete_one(&mut con, qname, message_id).await;
+        };
+        let engine = self.clone();
+        let q: Arc<str> = qname.into();
+        let key = q.clone();
+        coalesce
+            .delete
+            .call(key, message_id.to_string(), move |ids| async move {
+                engine.delete_many(&mut con, &q, ids).await
+            })
+            .await
+    }
+
+    async fn delete_many<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        mut ids: Vec<String>,
+    ) -> Vec<RsmqResult<bool>> {
+        if ids.len() == 1 {
+            if let Some(id) = ids.pop() {
+                return vec![self.delete_one(con, qname, &id).await];
+            }
+        }
+        let n = ids.len();
+        let keys = self.keys(qname);
+        let mut call = scripts::DELETE_MESSAGES.call(&[keys.messages(), keys.queue()]);
+        for id in &ids {
+            call.arg(id.as_str());
+        }
+        let reply = call.invoke(con).await.map_err(RsmqError::from);
+        reply::per_request(reply, n, |v| reply::flag(v, "delete message"))
     }
 
     pub(crate) async fn change_message_visibility<C: ConnectionLike + Send>(

@@ -26,7 +26,7 @@ pub type RsmqResult<T> = Result<T, RsmqError>;
 /// assert_eq!(err.to_string(), "vt must be between 0 and 9999999");
 /// assert_eq!(RsmqError::QueueNotFound.to_string(), "Queue not found");
 /// ```
-#[derive(thiserror::Error, Debug)]
+#[derive(thiserror::Error, Debug, Clone)]
 #[non_exhaustive]
 pub enum RsmqError {
     /// Redis or the connection to it failed (I/O, authentication, timeout, server error).

@@ -1,9 +1,12 @@
 //! The [`RsmqConnection`](crate::RsmqConnection) implementation every async client shares.
 //!
-//! A client provides three things: an `engine: Engine` field, a `waiter: Waiter` field, and
+//! A client provides four things: an `engine: Engine` field, a `waiter: Waiter` field,
 //! `async fn conn(&self) -> RsmqResult<impl DerefMut<Target: ConnectionLike>>` handing out a
-//! connection for one operation. [`impl_rsmq_connection!`] turns them into the trait, so every
-//! client forwards every operation the same way.
+//! connection for one operation, and `fn coalescing_conn(&self)` returning
+//! `Option<impl ConnectionLike + Send + 'static>`: an owned connection when the client
+//! coalesces sends, receives and deletes (see `coalesce`), else `None`.
+//! [`impl_rsmq_connection!`] turns them into the trait, so every client forwards every
+//! operation the same way.
 
 use std::ops::{Deref, DerefMut};
 
@@ -57,6 +60,12 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 message_id: &str,
             ) -> $crate::RsmqResult<bool> {
+                if let Some(con) = self.coalescing_conn() {
+                    return self
+                        .engine
+                        .delete_message_coalesced(con, qname, message_id)
+                        .await;
+                }
                 let mut con = self.conn().await?;
                 self.engine
                     .delete_message(&mut *con, qname, message_id)
@@ -94,6 +103,9 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 vt: Option<::std::time::Duration>,
             ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
+                if let Some(con) = self.coalescing_conn() {
+                    return self.engine.receive_message_coalesced(con, qname, vt).await;
+                }
                 let mut con = self.conn().await?;
                 self.engine.receive_message(&mut *con, qname, vt).await
             }
@@ -105,6 +117,12 @@ macro_rules! impl_rsmq_connection {
                 delay: Option<::std::time::Duration>,
             ) -> $crate::RsmqResult<String> {
                 let message = message.into();
+                if let Some(con) = self.coalescing_conn() {
+                    return self
+                        .engine
+                        .send_message_coalesced(con, qname, message, delay)
+                        .await;
+                }
                 let mut con = self.conn().await?;
                 self.engine
                     .send_message(&mut *con, qname, message, delay)

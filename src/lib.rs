@@ -40,6 +40,7 @@
 
 mod attributes;
 mod client;
+mod coalesce;
 mod connection;
 mod engine;
 mod error;

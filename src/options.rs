@@ -54,6 +54,12 @@ pub struct RsmqOptions {
     /// PEM certificate(s) of the authority that signed the server's certificate, for a
     /// private CA. `None` (default) trusts the system's roots.
     pub tls_root_cert: Option<Vec<u8>>,
+    /// Coalesce concurrent calls: sends, receives (with the same vt) and deletes that tasks
+    /// of this client make on one queue while another call of the kind is in flight leave
+    /// together as one script call, each caller still getting its own result. A lone caller
+    /// is never delayed. Default `true`; `false` sends every call on its own (URL parameter
+    /// `coalesce=false`).
+    pub coalesce: bool,
 }
 
 /// Default for [`RsmqOptions::connection_timeout`].
@@ -76,6 +82,7 @@ impl Default for RsmqOptions {
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             tls: false,
             tls_root_cert: None,
+            coalesce: true,
         }
     }
 }
@@ -87,6 +94,7 @@ impl fmt::Debug for RsmqOptions {
             .field("port", &self.port)
             .field("db", &self.db)
             .field("realtime", &self.realtime)
+            .field("coalesce", &self.coalesce)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ns", &self.ns)
@@ -163,11 +171,16 @@ impl RsmqOptions {
         for (key, value) in parsed.query_pairs() {
             match &*key {
                 "ns" => opts.ns = value.into_owned(),
-                "realtime" => {
-                    opts.realtime = match &*value {
+                "realtime" | "coalesce" => {
+                    let on = match &*value {
                         "true" | "1" | "yes" => true,
                         "false" | "0" | "no" => false,
-                        _ => return Err(bad(&format!("realtime=`{value}` is not a boolean"))),
+                        _ => return Err(bad(&format!("{key}=`{value}` is not a boolean"))),
+                    };
+                    if key == "realtime" {
+                        opts.realtime = on;
+                    } else {
+                        opts.coalesce = on;
                     }
                 }
                 "protocol" => {

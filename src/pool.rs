@@ -222,6 +222,11 @@ impl PooledRsmq {
     }
 
     /// A connection of the pool for one operation, in turn.
+    /// Pooled calls are not coalesced: each takes a connection of its own.
+    fn coalescing_conn(&self) -> Option<redis::aio::MultiplexedConnection> {
+        None
+    }
+
     async fn conn(&self) -> RsmqResult<Checkout<'_>> {
         let started = tokio::time::Instant::now();
         let turn = tokio::time::timeout(self.checkout_timeout, self.turns.acquire())

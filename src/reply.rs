@@ -138,6 +138,30 @@ pub(crate) fn maybe_message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u
     })
 }
 
+/// The reply of a coalesced call: one entry per request, each a value or an error code for
+/// that request alone; `n` requests. A single error code stands for every request.
+pub(crate) fn per_request<T>(
+    reply: RsmqResult<Value>,
+    n: usize,
+    each: impl Fn(Value) -> RsmqResult<T>,
+) -> Vec<RsmqResult<T>> {
+    let items = match reply.and_then(check_code) {
+        Ok(Value::Array(items)) if items.len() == n => items,
+        Ok(other) => {
+            let err = RsmqError::InvalidReply(format!(
+                "expected {n} results of a coalesced call, got {}",
+                describe(&other)
+            ));
+            return (0..n).map(|_| Err(err.clone())).collect();
+        }
+        Err(err) => return (0..n).map(|_| Err(err.clone())).collect(),
+    };
+    items
+        .into_iter()
+        .map(|item| check_code(item).and_then(&each))
+        .collect()
+}
+
 /// An array of {id, body, rc, fr}.
 pub(crate) fn messages(value: Value) -> RsmqResult<Vec<RsmqMessage<Vec<u8>>>> {
     match check_code(value)? {

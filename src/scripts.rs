@@ -523,6 +523,82 @@ return ids
     )
 });
 
+/// The coalesced send: concurrent sends to one queue from one client, in one call.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = none), then per message: random id
+/// suffix, body, delay in score units ("" = the queue's).
+/// Returns per message its id, or MESSAGE_TOO_LONG or BAD_DELAY for that message alone; or
+/// one error code for all (QUEUE_NOT_FOUND, BAD_MAXSIZE). Ids get increasing time parts, in
+/// input order. With realtime, one PUBLISH per message, as single sends would make.
+pub(crate) static SEND_MESSAGES: LazyLock<Lua> = LazyLock::new(|| {
+    build(
+        r#"
+local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
+if not q[1] then return -1 end
+local maxsize = tonumber(q[3])
+if maxsize == nil then return -4 end
+local n = (#ARGV - 1) / 3
+local sec, now, ms, usec = clock()
+local base = sec * 1000000 + usec
+local qdelay
+local out, zadd, hset, k = {}, {}, {}, 0
+for i = 1, n do
+  local body = ARGV[3 * i]
+  local delay = ARGV[3 * i + 1]
+  if delay == "" then
+    if qdelay == nil then
+      qdelay = seconds(q[2])
+      if qdelay ~= nil then qdelay = math.floor(qdelay * UNITS) else qdelay = false end
+    end
+    delay = qdelay
+  else
+    delay = tonumber(delay)
+  end
+  if maxsize ~= -1 and #body > maxsize then
+    out[i] = -5
+  elseif not delay then
+    out[i] = -3
+  else
+    local id = b36(base + i - 1) .. ARGV[3 * i - 1]
+    out[i] = id
+    zadd[2 * k + 1] = fmt(now + delay)
+    zadd[2 * k + 2] = id
+    hset[2 * k + 1] = id
+    hset[2 * k + 2] = body
+    k = k + 1
+  end
+end
+if k > 0 then
+  redis.call("ZADD", KEYS[1], unpack(zadd))
+  redis.call("HSET", KEYS[2], unpack(hset))
+  redis.call("HINCRBY", KEYS[2], "totalsent", fmt(k))
+  if ARGV[1] ~= "" then
+    local total = redis.call("ZCARD", KEYS[1])
+    for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
+  end
+end
+return out
+"#,
+    )
+});
+
+/// The coalesced delete: concurrent deletes on one queue from one client, in one call.
+/// KEYS: sorted set, hash. ARGV: ids. Returns per id 1 when the message was there, else 0
+/// (a repeated id: 1 the first time).
+pub(crate) static DELETE_MESSAGES: LazyLock<Lua> = LazyLock::new(|| {
+    build(
+        r#"
+local out = {}
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  local z = redis.call("ZREM", KEYS[1], id)
+  local h = redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
+  if z == 1 and h > 0 then out[i] = 1 else out[i] = 0 end
+end
+return out
+"#,
+    )
+});
+
 /// KEYS: sorted set, hash. ARGV: vt in score units ("" = the queue's), max.
 /// Returns an array of {id, body, rc, fr} (at most max; fewer when fewer are receivable or
 /// body-less members were dropped), or an error code.
@@ -728,7 +804,7 @@ return n
 /// The Lua source of each operation's script, by operation name, for the benchmark's
 /// `redis-benchmark` ceiling runs. Not part of the stable API.
 pub fn sources() -> Vec<(&'static str, String)> {
-    let all: [(&'static str, &LazyLock<Lua>); 18] = [
+    let all: [(&'static str, &LazyLock<Lua>); 20] = [
         ("create_queue", &CREATE_QUEUE),
         ("delete_queue", &DELETE_QUEUE),
         ("get_queue_attributes", &GET_ATTRIBUTES),
@@ -739,6 +815,8 @@ pub fn sources() -> Vec<(&'static str, String)> {
         ("delete_message", &DELETE_MESSAGE),
         ("change_message_visibility", &CHANGE_VISIBILITY),
         ("send_message_batch", &SEND_MESSAGE_BATCH),
+        ("send_messages_coalesced", &SEND_MESSAGES),
+        ("delete_messages_coalesced", &DELETE_MESSAGES),
         ("receive_message_batch", &RECEIVE_MESSAGE_BATCH),
         ("delete_message_batch", &DELETE_MESSAGE_BATCH),
         ("change_message_visibility_batch", &CHANGE_VISIBILITY_BATCH),
@@ -771,7 +849,7 @@ mod tests {
     #[test]
     fn every_script_is_listed_with_its_prelude() {
         let sources = sources();
-        assert_eq!(sources.len(), 18);
+        assert_eq!(sources.len(), 20);
         assert!(sources
             .iter()
             .all(|(_, s)| s.contains("local function clock()")));

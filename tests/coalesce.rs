@@ -1,0 +1,244 @@
+//! Coalescing: concurrent sends, receives and deletes of one client on one queue share
+//! script calls, and every caller still gets exactly its own result.
+
+mod common;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Context;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use futures_util::task::noop_waker;
+use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
+
+/// Calls of `name` counted by `INFO commandstats`.
+async fn calls(con: &mut redis::aio::MultiplexedConnection, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_script_calls_and_each_gets_its_own_result() {
+    // A server of its own, so the call counts are this test's alone.
+    let server = common::OwnedServer::start(&[]);
+    let rsmq = Rsmq::new(server.options("share")).await.unwrap();
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let before = calls(&mut con, "evalsha").await + calls(&mut con, "eval").await;
+
+    let n = 200;
+    let ids = join_all((0..n).map(|i| rsmq.send_message("q", format!("m{i}"), None))).await;
+    let ids: Vec<String> = ids.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        n,
+        "ids are unique"
+    );
+
+    let got = join_all((0..n + 20).map(|_| rsmq.receive_message::<String>("q", None))).await;
+    let got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        got.iter().filter(|m| m.is_none()).count(),
+        20,
+        "20 found nothing"
+    );
+    let mut bodies = HashSet::new();
+    for m in got.iter().flatten() {
+        // Each message went to exactly one caller, with its own body and counters.
+        assert!(
+            bodies.insert(m.message.clone()),
+            "{} received twice",
+            m.message
+        );
+        assert_eq!(m.rc, 1);
+        assert!(m.fr > 0);
+        assert_eq!(
+            ids.iter().position(|id| *id == m.id),
+            m.message[1..].parse().ok()
+        );
+    }
+    assert_eq!(bodies.len(), n);
+
+    // Each delete learns about its own id; a repeated id is there only once.
+    let mut to_delete: Vec<String> = ids.clone();
+    to_delete.push(ids[0].clone());
+    let deleted = join_all(to_delete.iter().map(|id| rsmq.delete_message("q", id))).await;
+    let deleted: Vec<bool> = deleted.into_iter().map(Result::unwrap).collect();
+    assert_eq!(deleted.iter().filter(|d| **d).count(), n);
+    assert!(!deleted[n], "the repeat finds nothing");
+
+    let after = calls(&mut con, "evalsha").await + calls(&mut con, "eval").await;
+    let made = after - before;
+    assert!(
+        made < (3 * n as u64) / 4,
+        "{made} script calls for {} operations: not coalesced",
+        3 * n + 21
+    );
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!(
+        (attrs.totalsent, attrs.totalrecv, attrs.msgs),
+        (n as u64, n as u64, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_bad_message_fails_alone_and_a_missing_queue_fails_every_call() {
+    let (rsmq, _ns) = common::rsmq("coalesce_errors").await;
+    rsmq.create_queue("q", None, None, Some(1024))
+        .await
+        .unwrap();
+    let bodies: Vec<String> = (0..40)
+        .map(|i| {
+            if i % 4 == 1 {
+                "x".repeat(2000)
+            } else {
+                format!("ok{i}")
+            }
+        })
+        .collect();
+    let sent = join_all(
+        bodies
+            .iter()
+            .map(|b| rsmq.send_message("q", b.as_str(), None)),
+    )
+    .await;
+    for (i, r) in sent.iter().enumerate() {
+        if i % 4 == 1 {
+            assert!(matches!(r, Err(RsmqError::MessageTooLong)), "{i}: {r:?}");
+        } else {
+            assert!(r.is_ok(), "{i}: {r:?}");
+        }
+    }
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 30);
+
+    let missing = join_all((0..20).map(|_| rsmq.send_message("nope", "m", None))).await;
+    assert!(missing
+        .iter()
+        .all(|r| matches!(r, Err(RsmqError::QueueNotFound))));
+    let missing = join_all((0..20).map(|_| rsmq.receive_message::<String>("nope", None))).await;
+    assert!(missing
+        .iter()
+        .all(|r| matches!(r, Err(RsmqError::QueueNotFound))));
+}
+
+#[tokio::test]
+async fn per_call_delays_and_vts_are_kept_in_a_shared_call() {
+    let (rsmq, _ns) = common::rsmq("coalesce_params").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let delays = [
+        None,
+        Some(Duration::from_secs(60)),
+        None,
+        Some(Duration::ZERO),
+    ];
+    let sent = join_all((0..40).map(|i| rsmq.send_message("q", "m", delays[i % 4]))).await;
+    assert!(sent.iter().all(Result::is_ok));
+    // A quarter are delayed by a minute: 30 are receivable.
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((attrs.msgs, attrs.visiblemsgs), (40, 30));
+
+    // Receives with different vts do not share a call: each keeps its own vt.
+    let vts = [Some(Duration::ZERO), Some(Duration::from_secs(60))];
+    let got = join_all((0..20).map(|i| rsmq.receive_message::<String>("q", vts[i % 2]))).await;
+    assert!(got.iter().all(|r| matches!(r, Ok(Some(_)))));
+    // The ten received with vt 0 are visible again; the ten with 60 s are hidden.
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!(attrs.visiblemsgs, 20);
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_does_not_stall_or_lose_the_others() {
+    let (rsmq, _ns) = common::rsmq("coalesce_cancel").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let waker = noop_waker();
+    for round in 0..20 {
+        // Keep a call in flight so the next ones open a batch, poll the batch's opener once
+        // (it has joined and yielded), then drop it.
+        let keep = rsmq.send_message("q", format!("keep{round}"), None);
+        let mut keep = Box::pin(keep);
+        let _ = keep.as_mut().poll(&mut Context::from_waker(&waker));
+        {
+            let mut opener = pin!(rsmq.send_message("q", "dropped", None));
+            assert!(opener
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        let others =
+            join_all((0..5).map(|i| rsmq.send_message("q", format!("o{round}-{i}"), None)));
+        let (kept, others) =
+            tokio::time::timeout(Duration::from_secs(5), async { (keep.await, others.await) })
+                .await
+                .expect("no call may hang");
+        kept.unwrap();
+        assert!(others.iter().all(Result::is_ok));
+    }
+    // Every kept and joined send arrived; the dropped ones were withdrawn before leaving.
+    let mut bodies = Vec::new();
+    while let Some(m) = rsmq.pop_message::<String>("q").await.unwrap() {
+        bodies.push(m.message);
+    }
+    assert_eq!(
+        bodies.iter().filter(|b| !b.starts_with("dropped")).count(),
+        20 * 6
+    );
+    assert!(
+        bodies.iter().all(|b| b != "dropped"),
+        "a withdrawn send was sent"
+    );
+}
+
+#[tokio::test]
+async fn realtime_publishes_once_per_coalesced_send() {
+    let mut opts = common::options("coalesce_rt");
+    opts.realtime = true;
+    let ns = opts.ns.clone();
+    let rsmq = Rsmq::new(opts).await.unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let client = redis::Client::open(common::server().url()).unwrap();
+    let mut sub = client.get_async_pubsub().await.unwrap();
+    sub.subscribe(format!("{ns}:rt:q")).await.unwrap();
+    let sent = join_all((0..30).map(|i| rsmq.send_message("q", format!("m{i}"), None))).await;
+    assert!(sent.iter().all(Result::is_ok));
+    let mut stream = sub.on_message();
+    let mut sizes = Vec::new();
+    use futures_util::StreamExt;
+    while sizes.len() < 30 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("one notification per send")
+            .unwrap();
+        sizes.push(msg.get_payload::<u64>().unwrap());
+    }
+    sizes.sort_unstable();
+    assert_eq!(sizes, (1..=30).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn coalescing_can_be_turned_off() {
+    let opts: RsmqOptions = format!("{}?coalesce=false", common::server().url())
+        .parse()
+        .unwrap();
+    assert!(!opts.coalesce);
+    assert!(RsmqOptions::default().coalesce);
+    let ns = common::namespace("coalesce_off");
+    let rsmq = Rsmq::new(RsmqOptions { ns, ..opts }).await.unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let sent = join_all((0..20).map(|i| rsmq.send_message("q", format!("m{i}"), None))).await;
+    assert!(sent.iter().all(Result::is_ok));
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 20);
+}
