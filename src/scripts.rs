@@ -48,32 +48,63 @@ pub(crate) fn from_score_units(units: u64) -> Duration {
     return Duration::from_micros(units);
 }
 
-/// Shared Lua definitions: `clock()` returns the Redis time as (seconds, score now, ms now).
+/// The unit of scores: milliseconds, as the JavaScript client writes them.
 #[cfg(not(feature = "break-js-comp"))]
-const PRELUDE: &str = r#"
-local UNITS = 1000
+const PRELUDE: &str = "local UNITS = 1000\n";
+
+/// The unit of scores: microseconds (breaks compatibility with the JavaScript client).
+#[cfg(feature = "break-js-comp")]
+const PRELUDE: &str = "local UNITS = 1000000\n";
+
+/// `clock()`: the Redis time as numbers (seconds, score now, ms now, microseconds of the
+/// second). `clock_s()`: as strings (score now, ms now), with no number parsing or
+/// formatting, for scripts that only compare and store the time.
+#[cfg(not(feature = "break-js-comp"))]
+const CLOCKS: [&str; 2] = [
+    r#"
 local function clock()
   local t = redis.call("TIME")
   local sec, usec = tonumber(t[1]), tonumber(t[2])
   local ms = sec * 1000 + (usec - usec % 1000) / 1000
   return sec, ms, ms, usec
 end
-"#;
+"#,
+    r#"
+local function clock_s()
+  local t = redis.call("TIME")
+  local u = t[2]
+  if #u < 6 then u = string.rep("0", 6 - #u) .. u end
+  local ms = t[1] .. string.sub(u, 1, 3)
+  return ms, ms
+end
+"#,
+];
 
 #[cfg(feature = "break-js-comp")]
-const PRELUDE: &str = r#"
-local UNITS = 1000000
+const CLOCKS: [&str; 2] = [
+    r#"
 local function clock()
   local t = redis.call("TIME")
   local sec, usec = tonumber(t[1]), tonumber(t[2])
   return sec, sec * 1000000 + usec, sec * 1000 + (usec - usec % 1000) / 1000, usec
 end
-"#;
+"#,
+    r#"
+local function clock_s()
+  local t = redis.call("TIME")
+  local u = t[2]
+  if #u < 6 then u = string.rep("0", 6 - #u) .. u end
+  return t[1] .. u, t[1] .. string.sub(u, 1, 3)
+end
+"#,
+];
 
 /// Shared Lua helpers, each defined in a script only when the script (or a helper it
 /// includes) calls it: defining a function costs time on every call of a script. A helper
 /// may call only helpers listed before it.
 const HELPERS: &[(&str, &str)] = &[
+    ("clock", CLOCKS[0]),
+    ("clock_s", CLOCKS[1]),
     (
         "fmt",
         r#"
@@ -351,7 +382,8 @@ pub(crate) static SEND_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
         r#"
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
 if not q[1] then return -1 end
-local maxsize = tonumber(q[3])
+local maxsize = 65536
+if q[3] ~= "65536" then maxsize = tonumber(q[3]) end
 if maxsize == nil then return -4 end
 if maxsize ~= -1 and #ARGV[2] > maxsize then return -5 end
 local delay
@@ -375,24 +407,27 @@ return id
 
 /// The part shared by receive and pop: find the first receivable message that has a body,
 /// dropping body-less members (left by a crashed non-atomic writer) on the way, so they
-/// never block the queue. Defines `id`, `body`, `rc`, `now` and `ms`.
+/// never block the queue. One HMGET reads body, rc and fr together. Defines `id`, `f`
+/// (body, rc, fr), `now_s` and `ms_s`; `rc` is the receive count after this receive.
 const TAKE_FIRST: &str = r#"
-local sec, now, ms = clock()
-local now_s = fmt(now)
-local ms_s = now_s
-if UNITS ~= 1000 then ms_s = fmt(ms) end
-local id, body
+local now_s, ms_s = clock_s()
+local id, f
 for _ = 1, 100 do
   local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now_s, "LIMIT", "0", "1")
-  if #m == 0 then return next_due(KEYS[1], now) end
-  body = redis.call("HGET", KEYS[2], m[1])
-  if body then
+  if #m == 0 then
+    if EMPTY_CHECK and redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
+    return next_due(KEYS[1], tonumber(now_s))
+  end
+  f = redis.call("HMGET", KEYS[2], m[1], m[1] .. ":rc", m[1] .. ":fr")
+  if f[1] then
     id = m[1]
     break
   end
   drop_orphan(KEYS[1], KEYS[2], m[1])
 end
 if not id then return false end
+local rc = 1
+if f[2] then rc = (tonumber(f[2]) or 0) + 1 end
 redis.call("HINCRBY", KEYS[2], "totalrecv", "1")
 "#;
 
@@ -401,25 +436,32 @@ redis.call("HINCRBY", KEYS[2], "totalrecv", "1")
 /// nil for an empty queue; or an error code.
 pub(crate) static RECEIVE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
-        "{VT_FROM_ARGV}{TAKE_FIRST}{}",
+        "local EMPTY_CHECK = false\n{VT_FROM_ARGV}{TAKE_FIRST}{}",
         r#"
-return deliver(KEYS[1], KEYS[2], id, body, fmt(now + vt), ms_s)
+local fr = f[3]
+if rc == 1 then
+  redis.call("HSET", KEYS[2], id .. ":rc", "1", id .. ":fr", ms_s)
+  fr = ms_s
+else
+  redis.call("HSET", KEYS[2], id .. ":rc", fmt(rc))
+end
+redis.call("ZADD", KEYS[1], fmt(tonumber(now_s) + vt), id)
+return {id, f[1], rc, fr}
 "#
     ))
 });
 
-/// KEYS: sorted set, hash. Returns nil, {id, body, rc, fr}, or QUEUE_NOT_FOUND.
+/// KEYS: sorted set, hash. Returns nil, {id, body, rc, fr}, or QUEUE_NOT_FOUND. The queue's
+/// existence is checked when nothing is receivable: a message found in its hash proves it.
 pub(crate) static POP_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
-        "{}{TAKE_FIRST}{}",
+        "local EMPTY_CHECK = true\n{TAKE_FIRST}{}",
         r#"
-if redis.call("HEXISTS", KEYS[2], "vt") == 0 then return -1 end
-"#,
-        r#"
-local rc, fr = count_receive(KEYS[2], id, ms_s, false)
 redis.call("ZREM", KEYS[1], id)
 redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
-return {id, body, rc, fr}
+local fr = f[3]
+if rc == 1 then fr = ms_s end
+return {id, f[1], rc, fr}
 "#
     ))
 });
@@ -606,20 +648,46 @@ pub(crate) static RECEIVE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(&format!(
         "{VT_FROM_ARGV}{}",
         r#"
-local sec, now, ms = clock()
+local now_s, ms_s = clock_s()
 local out = {}
-local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", fmt(now), "LIMIT", "0", ARGV[2])
-local score = fmt(now + vt)
-local ms_s = fmt(ms)
-for _, id in ipairs(m) do
-  local body = redis.call("HGET", KEYS[2], id)
+local m = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now_s, "LIMIT", "0", ARGV[2])
+if #m == 0 then return out end
+local score = fmt(tonumber(now_s) + vt)
+-- One HMGET for every body, rc and fr; one ZADD and one HSET for all that are delivered.
+local fields = {}
+for i, id in ipairs(m) do
+  fields[3 * i - 2] = id
+  fields[3 * i - 1] = id .. ":rc"
+  fields[3 * i] = id .. ":fr"
+end
+local f = redis.call("HMGET", KEYS[2], unpack(fields))
+local zadd, hset = {}, {}
+for i, id in ipairs(m) do
+  local body = f[3 * i - 2]
   if body then
-    out[#out + 1] = deliver(KEYS[1], KEYS[2], id, body, score, ms_s)
+    local rc, fr = 1, f[3 * i]
+    if f[3 * i - 1] then rc = (tonumber(f[3 * i - 1]) or 0) + 1 end
+    zadd[#zadd + 1] = score
+    zadd[#zadd + 1] = id
+    hset[#hset + 1] = fields[3 * i - 1]
+    if rc == 1 then
+      hset[#hset + 1] = "1"
+      hset[#hset + 1] = fields[3 * i]
+      hset[#hset + 1] = ms_s
+      fr = ms_s
+    else
+      hset[#hset + 1] = fmt(rc)
+    end
+    out[#out + 1] = {id, body, rc, fr}
   else
     drop_orphan(KEYS[1], KEYS[2], id)
   end
 end
-if #out > 0 then redis.call("HINCRBY", KEYS[2], "totalrecv", fmt(#out)) end
+if #out > 0 then
+  redis.call("ZADD", KEYS[1], unpack(zadd))
+  redis.call("HSET", KEYS[2], unpack(hset))
+  redis.call("HINCRBY", KEYS[2], "totalrecv", fmt(#out))
+end
 return out
 "#
     ))
@@ -629,12 +697,14 @@ return out
 pub(crate) static DELETE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
-local n = 0
-for i = 1, #ARGV do
-  local id = ARGV[i]
-  n = n + redis.call("ZREM", KEYS[1], id)
-  redis.call("HDEL", KEYS[2], id, id .. ":rc", id .. ":fr")
+local fields = {}
+for i, id in ipairs(ARGV) do
+  fields[3 * i - 2] = id
+  fields[3 * i - 1] = id .. ":rc"
+  fields[3 * i] = id .. ":fr"
 end
+local n = redis.call("ZREM", KEYS[1], unpack(ARGV))
+redis.call("HDEL", KEYS[2], unpack(fields))
 return n
 "#,
     )
@@ -850,8 +920,14 @@ mod tests {
     fn every_script_is_listed_with_its_prelude() {
         let sources = sources();
         assert_eq!(sources.len(), 20);
-        assert!(sources
+        assert!(sources.iter().all(|(_, s)| s.starts_with("local UNITS")));
+        // Helpers come only where they are called.
+        let (_, delete) = sources
             .iter()
-            .all(|(_, s)| s.contains("local function clock()")));
+            .find(|(n, _)| *n == "delete_message")
+            .unwrap();
+        assert!(!delete.contains("local function clock"));
+        let (_, send) = sources.iter().find(|(n, _)| *n == "send_message").unwrap();
+        assert!(send.contains("local function clock()") && send.contains("local function b36"));
     }
 }

@@ -94,7 +94,7 @@ fn minimal_acl(user: &str, password: &str, ns: &str) -> Vec<String> {
         format!("&{ns}:rt:*"),
         "-@all".into(),
     ];
-    let commands = "evalsha eval smembers ping psubscribe punsubscribe \
+    let commands = "evalsha eval multi exec smembers ping psubscribe punsubscribe \
         time hmget hget hset hsetnx hdel hincrby hexists hkeys \
         zadd zrem zrange zrangebyscore zcard zcount zscore sadd srem scard del publish";
     rules.extend(commands.split_whitespace().map(|c| format!("+{c}")));

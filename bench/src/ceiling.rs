@@ -3,8 +3,10 @@
 //! Redis itself can do for an operation with no client cost.
 //!
 //! Measured directly: send, receive, pop and delete (one message), and the three batch
-//! scripts. Derived: receive+delete is two scripts per message, so its ceiling is
-//! `1 / (1/receive + 1/delete)`; the end-to-end batch is three scripts per batch.
+//! scripts. Derived: receive+delete is two calls per message, so its ceiling is
+//! `1 / (1/receive + 1/delete)`; the end-to-end batch is three scripts per batch. A single
+//! delete is not a script but what the client sends for it: `MULTI`, `ZREM`, `HDEL`, `EXEC`
+//! in one round trip.
 //!
 //! Deletes must name messages that are there, in the order a consumer deletes them, and
 //! redis-benchmark can only draw random ids (`__rand_int__`): on a large queue most of those
@@ -250,6 +252,7 @@ pub async fn run(
         Via::Driver => {
             let head = args[..5].to_vec();
             let body = vec![b'x'; size];
+            let ids = &ids;
             let tail = move |k: u64| -> Vec<Vec<u8>> {
                 match script {
                     Script::Delete => vec![ids.id(k).into_bytes()],
@@ -269,10 +272,36 @@ pub async fn run(
                     ],
                 }
             };
-            let (rps, p50, p99) = drive(target, &head, &tail, requests).await?;
+            let make = |k: u64| -> Vec<redis::Cmd> {
+                if script == Script::Delete {
+                    // What the client sends for a single delete.
+                    let id = ids.id(k);
+                    let mut hdel = redis::cmd("HDEL");
+                    hdel.arg(&hash)
+                        .arg(&id)
+                        .arg(format!("{id}:rc"))
+                        .arg(format!("{id}:fr"));
+                    let mut zrem = redis::cmd("ZREM");
+                    zrem.arg(&zset).arg(&id);
+                    return vec![redis::cmd("MULTI"), zrem, hdel, redis::cmd("EXEC")];
+                }
+                let mut cmd = redis::cmd(&head[0]);
+                for a in &head[1..] {
+                    cmd.arg(a.as_str());
+                }
+                for a in tail(k) {
+                    cmd.arg(a);
+                }
+                vec![cmd]
+            };
+            let (rps, p50, p99) = drive(target, &make, requests).await?;
             let command = format!(
                 "driver: {CLIENTS} connections x {PIPELINE}-deep pipelines, {requests} x {} {}",
-                shown[..5].join(" "),
+                if script == Script::Delete {
+                    format!("MULTI, ZREM {zset} <id>, HDEL {hash} <id> <id>:rc <id>:fr, EXEC:")
+                } else {
+                    shown[..5].join(" ")
+                },
                 match script {
                     Script::Delete => "<id of message k, k = 0, 1, ...>".to_string(),
                     Script::DelBatch(n) => format!("<ids of messages {n}k .. {n}k+{}>", n - 1),
@@ -349,8 +378,7 @@ pub async fn run(
 /// Returns (commands per second, p50 ms, p99 ms of one pipeline's round trip).
 async fn drive(
     target: &Target,
-    head: &[String],
-    tail: &(dyn Fn(u64) -> Vec<Vec<u8>> + Sync),
+    make: &(dyn Fn(u64) -> Vec<redis::Cmd> + Sync),
     requests: u64,
 ) -> Res<(f64, f64, f64)> {
     let per = u64::from(PIPELINE);
@@ -359,14 +387,9 @@ async fn drive(
     while k < requests {
         let mut pipe = redis::pipe();
         for j in k..(k + per).min(requests) {
-            let mut cmd = redis::cmd(&head[0]);
-            for a in &head[1..] {
-                cmd.arg(a.as_str());
+            for cmd in make(j) {
+                pipe.add_command(cmd);
             }
-            for a in tail(j) {
-                cmd.arg(a);
-            }
-            pipe.add_command(cmd);
         }
         pipes.push(pipe);
         k += per;
