@@ -539,12 +539,21 @@ impl Engine {
         if ids.is_empty() {
             return Ok(0);
         }
+        // Plain variadic commands in one atomic round trip: no Lua copies of the ids.
         let keys = self.keys(qname);
-        let mut call = scripts::DELETE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
+        let mut zrem = redis::cmd("ZREM");
+        let mut hdel = redis::cmd("HDEL");
+        zrem.arg(keys.messages());
+        hdel.arg(keys.queue());
         for id in ids {
-            call.arg(id.as_ref());
+            let id = id.as_ref();
+            zrem.arg(id);
+            hdel.arg(id).arg(format!("{id}:rc")).arg(format!("{id}:fr"));
         }
-        reply::count(run(con, &call).await?, "deleted")
+        let mut pipe = redis::pipe();
+        pipe.atomic().add_command(zrem).add_command(hdel);
+        let (removed, _fields): (u64, u64) = pipe.query_async(con).await?;
+        Ok(removed)
     }
 
     pub(crate) async fn change_message_visibility_batch<C, S>(

@@ -466,18 +466,6 @@ return {id, f[1], rc, fr}
     ))
 });
 
-/// KEYS: sorted set, hash. ARGV: id. Returns 1 when the message was there, else 0.
-pub(crate) static DELETE_MESSAGE: LazyLock<Lua> = LazyLock::new(|| {
-    build(
-        r#"
-local z = redis.call("ZREM", KEYS[1], ARGV[1])
-local h = redis.call("HDEL", KEYS[2], ARGV[1], ARGV[1] .. ":rc", ARGV[1] .. ":fr")
-if z == 1 and h > 0 then return 1 end
-return 0
-"#,
-    )
-});
-
 /// KEYS: sorted set, hash. ARGV: id, vt in score units.
 /// Returns 1 when the message was there, 0 when not, or QUEUE_NOT_FOUND.
 pub(crate) static CHANGE_VISIBILITY: LazyLock<Lua> = LazyLock::new(|| {
@@ -693,23 +681,6 @@ return out
     ))
 });
 
-/// KEYS: sorted set, hash. ARGV: ids. Returns how many of them were in the queue.
-pub(crate) static DELETE_MESSAGE_BATCH: LazyLock<Lua> = LazyLock::new(|| {
-    build(
-        r#"
-local fields = {}
-for i, id in ipairs(ARGV) do
-  fields[3 * i - 2] = id
-  fields[3 * i - 1] = id .. ":rc"
-  fields[3 * i] = id .. ":fr"
-end
-local n = redis.call("ZREM", KEYS[1], unpack(ARGV))
-redis.call("HDEL", KEYS[2], unpack(fields))
-return n
-"#,
-    )
-});
-
 /// KEYS: sorted set, hash. ARGV: vt in score units, then ids.
 /// Returns how many of them were in the queue, or QUEUE_NOT_FOUND.
 pub(crate) static CHANGE_VISIBILITY_BATCH: LazyLock<Lua> = LazyLock::new(|| {
@@ -874,7 +845,7 @@ return n
 /// The Lua source of each operation's script, by operation name, for the benchmark's
 /// `redis-benchmark` ceiling runs. Not part of the stable API.
 pub fn sources() -> Vec<(&'static str, String)> {
-    let all: [(&'static str, &LazyLock<Lua>); 20] = [
+    let all: [(&'static str, &LazyLock<Lua>); 18] = [
         ("create_queue", &CREATE_QUEUE),
         ("delete_queue", &DELETE_QUEUE),
         ("get_queue_attributes", &GET_ATTRIBUTES),
@@ -882,13 +853,11 @@ pub fn sources() -> Vec<(&'static str, String)> {
         ("send_message", &SEND_MESSAGE),
         ("receive_message", &RECEIVE_MESSAGE),
         ("pop_message", &POP_MESSAGE),
-        ("delete_message", &DELETE_MESSAGE),
         ("change_message_visibility", &CHANGE_VISIBILITY),
         ("send_message_batch", &SEND_MESSAGE_BATCH),
         ("send_messages_coalesced", &SEND_MESSAGES),
         ("delete_messages_coalesced", &DELETE_MESSAGES),
         ("receive_message_batch", &RECEIVE_MESSAGE_BATCH),
-        ("delete_message_batch", &DELETE_MESSAGE_BATCH),
         ("change_message_visibility_batch", &CHANGE_VISIBILITY_BATCH),
         ("move_message", &MOVE_MESSAGE),
         ("receive_message_or_dlq", &RECEIVE_MESSAGE_OR_DLQ),
@@ -907,9 +876,9 @@ mod tests {
 
     #[test]
     fn a_call_is_evalsha_with_numkeys_keys_then_args_on_the_wire() {
-        let mut call = DELETE_MESSAGE.call(&["rsmq:q", "rsmq:q:Q"]);
+        let mut call = DELETE_MESSAGES.call(&["rsmq:q", "rsmq:q:Q"]);
         call.arg("id1");
-        let sha = DELETE_MESSAGE.get_hash();
+        let sha = DELETE_MESSAGES.get_hash();
         let expected = format!(
             "*6\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n2\r\n$6\r\nrsmq:q\r\n$8\r\nrsmq:q:Q\r\n$3\r\nid1\r\n"
         );
@@ -919,12 +888,12 @@ mod tests {
     #[test]
     fn every_script_is_listed_with_its_prelude() {
         let sources = sources();
-        assert_eq!(sources.len(), 20);
+        assert_eq!(sources.len(), 18);
         assert!(sources.iter().all(|(_, s)| s.starts_with("local UNITS")));
         // Helpers come only where they are called.
         let (_, delete) = sources
             .iter()
-            .find(|(n, _)| *n == "delete_message")
+            .find(|(n, _)| *n == "delete_messages_coalesced")
             .unwrap();
         assert!(!delete.contains("local function clock"));
         let (_, send) = sources.iter().find(|(n, _)| *n == "send_message").unwrap();

@@ -6,7 +6,7 @@
 //! scripts. Derived: receive+delete is two calls per message, so its ceiling is
 //! `1 / (1/receive + 1/delete)`; the end-to-end batch is three scripts per batch. A single
 //! delete is not a script but what the client sends for it: `MULTI`, `ZREM`, `HDEL`, `EXEC`
-//! in one round trip.
+//! in one round trip; a batch delete the same with variadic `ZREM` and `HDEL`.
 //!
 //! Deletes must name messages that are there, in the order a consumer deletes them, and
 //! redis-benchmark can only draw random ids (`__rand_int__`): on a large queue most of those
@@ -14,6 +14,13 @@
 //! ([`Via::Driver`]): the same EVALSHA commands, packed before the clock starts, sent as
 //! 16-deep pipelines over 64 connections, the replies only counted. The driver also runs
 //! the send script, to show it reaches what redis-benchmark reaches.
+//!
+//! The floor ([`Script::Floor`]) is not a script: it is the data-structure work that any
+//! client writing this wire format must have Redis do for a batch's whole life, as plain
+//! variadic commands with no Lua (send: `ZADD`, `HSET` of the bodies, `HINCRBY totalsent`;
+//! receive: `ZRANGEBYSCORE`, `HMGET` of body/rc/fr, `ZADD` of the new scores, `HSET` of rc
+//! and fr, `HINCRBY totalrecv`; delete: `ZREM`, `HDEL`), sent by the driver. No client can
+//! move messages through send, receive and delete faster than Redis runs these.
 //!
 //! Every run is checked against Redis afterwards (messages sent, received, removed), so a
 //! script that failed on every call cannot pass for a fast one.
@@ -40,6 +47,8 @@ pub enum Script {
     SendBatch(u32),
     RecvBatch(u32),
     DelBatch(u32),
+    /// The plain-command floor of a batch's whole life (see the module docs).
+    Floor(u32),
 }
 
 impl Script {
@@ -52,6 +61,7 @@ impl Script {
             Script::SendBatch(b) => format!("batch send {b}"),
             Script::RecvBatch(b) => format!("batch receive {b}"),
             Script::DelBatch(b) => format!("batch delete {b}"),
+            Script::Floor(b) => format!("floor: batch {b} send+receive+delete"),
         }
     }
 
@@ -61,16 +71,20 @@ impl Script {
             Script::Send => "send_message",
             Script::Receive => "receive_message",
             Script::Pop => "pop_message",
-            Script::Delete => "delete_message",
+            Script::Delete => "",
             Script::SendBatch(_) => "send_message_batch",
             Script::RecvBatch(_) => "receive_message_batch",
-            Script::DelBatch(_) => "delete_message_batch",
+            Script::DelBatch(_) => "",
+            Script::Floor(_) => "",
         }
     }
 
     fn batch(self) -> u64 {
         match self {
-            Script::SendBatch(b) | Script::RecvBatch(b) | Script::DelBatch(b) => u64::from(b),
+            Script::SendBatch(b)
+            | Script::RecvBatch(b)
+            | Script::DelBatch(b)
+            | Script::Floor(b) => u64::from(b),
             _ => 1,
         }
     }
@@ -97,7 +111,7 @@ impl Script {
     /// How the ceiling of this script is measured.
     pub fn via(self) -> Via {
         match self {
-            Script::Delete | Script::DelBatch(_) => Via::Driver,
+            Script::Delete | Script::DelBatch(_) | Script::Floor(_) => Via::Driver,
             _ => Via::RedisBenchmark,
         }
     }
@@ -144,12 +158,19 @@ pub async fn run(
     let q = "q";
     let (zset, hash) = queue_keys(ns, q);
     let body = vec![b'x'; size];
-    let source = rsmq_async::script_sources()
-        .into_iter()
-        .find(|(n, _)| *n == script.source_name())
-        .map(|(_, s)| s)
-        .ok_or_else(|| format!("script_sources() has no {}", script.source_name()))?;
-    let sha = redis_util::script_load(raw, &source).await?;
+    let sha = if matches!(
+        script,
+        Script::Floor(_) | Script::Delete | Script::DelBatch(_)
+    ) {
+        String::new()
+    } else {
+        let source = rsmq_async::script_sources()
+            .into_iter()
+            .find(|(n, _)| *n == script.source_name())
+            .map(|(_, s)| s)
+            .ok_or_else(|| format!("script_sources() has no {}", script.source_name()))?;
+        redis_util::script_load(raw, &source).await?
+    };
 
     // The queue, made by this crate as a user would.
     let client = rsmq_async::Rsmq::new(target.ours(ns)).await?;
@@ -215,6 +236,7 @@ pub async fn run(
             }
             line.shown.push(format!("... ({n} ids)"));
         }
+        Script::Floor(_) => {}
     }
     let Cmdline { args, shown } = line;
 
@@ -251,7 +273,7 @@ pub async fn run(
         }
         Via::Driver => {
             let head = args[..5].to_vec();
-            let body = vec![b'x'; size];
+            let body = &vec![b'x'; size];
             let ids = &ids;
             let tail = move |k: u64| -> Vec<Vec<u8>> {
                 match script {
@@ -273,16 +295,23 @@ pub async fn run(
                 }
             };
             let make = |k: u64| -> Vec<redis::Cmd> {
-                if script == Script::Delete {
-                    // What the client sends for a single delete.
-                    let id = ids.id(k);
-                    let mut hdel = redis::cmd("HDEL");
-                    hdel.arg(&hash)
-                        .arg(&id)
-                        .arg(format!("{id}:rc"))
-                        .arg(format!("{id}:fr"));
+                if let Script::Floor(n) = script {
+                    return floor_commands(&zset, &hash, &ids.batch(k, n), body);
+                }
+                if let Script::Delete | Script::DelBatch(_) = script {
+                    // What the client sends for a delete: plain commands in MULTI/EXEC.
+                    let batch = match script {
+                        Script::DelBatch(n) => ids.batch(k, n),
+                        _ => vec![ids.id(k)],
+                    };
                     let mut zrem = redis::cmd("ZREM");
-                    zrem.arg(&zset).arg(&id);
+                    zrem.arg(&zset);
+                    let mut hdel = redis::cmd("HDEL");
+                    hdel.arg(&hash);
+                    for id in &batch {
+                        zrem.arg(id);
+                        hdel.arg(id).arg(format!("{id}:rc")).arg(format!("{id}:fr"));
+                    }
                     return vec![redis::cmd("MULTI"), zrem, hdel, redis::cmd("EXEC")];
                 }
                 let mut cmd = redis::cmd(&head[0]);
@@ -297,12 +326,17 @@ pub async fn run(
             let (rps, p50, p99) = drive(target, &make, requests).await?;
             let command = format!(
                 "driver: {CLIENTS} connections x {PIPELINE}-deep pipelines, {requests} x {} {}",
-                if script == Script::Delete {
-                    format!("MULTI, ZREM {zset} <id>, HDEL {hash} <id> <id>:rc <id>:fr, EXEC:")
+                if let Script::Delete | Script::DelBatch(_) = script {
+                    format!("MULTI, ZREM {zset} <ids>, HDEL {hash} <id> <id>:rc <id>:fr.., EXEC:")
+                } else if let Script::Floor(n) = script {
+                    format!("the plain commands of a batch of {n} ({size}-byte bodies):")
                 } else {
                     shown[..5].join(" ")
                 },
                 match script {
+                    Script::Floor(_) => "ZADD, HSET, HINCRBY, ZRANGEBYSCORE, HMGET, ZADD, HSET, \
+                        HINCRBY, ZREM, HDEL"
+                        .to_string(),
                     Script::Delete => "<id of message k, k = 0, 1, ...>".to_string(),
                     Script::DelBatch(n) => format!("<ids of messages {n}k .. {n}k+{}>", n - 1),
                     _ => format!("<random suffix> <{size}-byte body> \"\" \"\""),
@@ -348,6 +382,10 @@ pub async fn run(
                 format!("{got} messages deleted ({expected} asked)"),
             )
         }
+        Script::Floor(_) => (
+            totalrecv == expected && after == before,
+            format!("{totalrecv} messages sent, received and deleted ({expected} asked)"),
+        ),
     };
     redis_util::delete_matching(raw, &format!("{ns}:*")).await?;
     if !ok {
@@ -370,6 +408,48 @@ pub async fn run(
         command,
         runs: vec![rps],
     })
+}
+
+/// The floor's commands for the batch of messages `ids` (see the module docs).
+fn floor_commands(zset: &str, hash: &str, ids: &[String], body: &[u8]) -> Vec<redis::Cmd> {
+    let n = ids.len();
+    let mut add = redis::cmd("ZADD");
+    add.arg(zset);
+    let mut bodies = redis::cmd("HSET");
+    bodies.arg(hash);
+    let mut read = redis::cmd("HMGET");
+    read.arg(hash);
+    let mut hide = redis::cmd("ZADD");
+    hide.arg(zset);
+    let mut counts = redis::cmd("HSET");
+    counts.arg(hash);
+    let mut rem = redis::cmd("ZREM");
+    rem.arg(zset);
+    let mut del = redis::cmd("HDEL");
+    del.arg(hash);
+    for id in ids {
+        let (rc, fr) = (format!("{id}:rc"), format!("{id}:fr"));
+        add.arg("1000").arg(id);
+        bodies.arg(id).arg(body);
+        read.arg(id).arg(&rc).arg(&fr);
+        hide.arg("2000").arg(id);
+        counts.arg(&rc).arg("1").arg(&fr).arg("1764201234567");
+        rem.arg(id);
+        del.arg(id).arg(&rc).arg(&fr);
+    }
+    let mut sent = redis::cmd("HINCRBY");
+    sent.arg(hash).arg("totalsent").arg(n);
+    let mut range = redis::cmd("ZRANGEBYSCORE");
+    range
+        .arg(zset)
+        .arg("-inf")
+        .arg("1000")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(n);
+    let mut recv = redis::cmd("HINCRBY");
+    recv.arg(hash).arg("totalrecv").arg(n);
+    vec![add, bodies, sent, range, read, hide, counts, recv, rem, del]
 }
 
 /// Sends `requests` EVALSHA commands (`head` then `tail(k)` for command k) as

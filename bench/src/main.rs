@@ -544,6 +544,10 @@ fn ceiling_plan(args: &Args) -> Vec<(Script, Via, usize, u64)> {
                         plan.push((script, script.via(), size, calls));
                     }
                 }
+                if ops.contains(&Op::EndToEnd(b)) {
+                    let floor = Script::Floor(b);
+                    plan.push((floor, floor.via(), size, calls));
+                }
             }
         }
     }
