@@ -1663,6 +1663,66 @@ async fn peer_receives_a_rust_batch_in_input_order(kind: Kind) {
     assert!(peer.receive("later", None).is_none());
 }
 
+/// Concurrent Rust calls are coalesced into shared script calls; the peer cannot tell: it
+/// receives coalesced sends in arrival order with their own ids and bodies, and messages it
+/// sent are handed out once each to concurrent Rust receives and deleted by concurrent
+/// Rust deletes, with the counters agreeing on both sides.
+async fn coalesced_rust_calls_are_ordinary_messages_to_the_peer(kind: Kind) {
+    let Some(Pair {
+        rsmq,
+        mut peer,
+        ns: _,
+    }) = pair(kind, "coalesced").await
+    else {
+        return;
+    };
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let bodies: Vec<String> = (0..30).map(|i| format!("coalesced {i:02}")).collect();
+    let ids = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|b| rsmq.send_message("q", b.as_str(), None)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect::<Vec<String>>();
+    for (i, (id, body)) in ids.iter().zip(&bodies).enumerate() {
+        assert!(
+            js_valid_id(id) && peer.validate_id(id),
+            "{kind:?} rejects {id:?}"
+        );
+        let m = peer
+            .receive("q", None)
+            .unwrap_or_else(|| panic!("{kind:?} received nothing for message {i}"));
+        assert_eq!(
+            (&m.id, &m.message, m.rc),
+            (id, body, 1),
+            "message {i} in arrival order"
+        );
+    }
+    assert!(peer.receive("q", None).is_none());
+
+    for i in 0..10 {
+        peer.send("q", &format!("from peer {i}"));
+    }
+    let got =
+        futures_util::future::join_all((0..12).map(|_| recv(&rsmq, "q", Some(secs(60))))).await;
+    let got: Vec<RsmqMessage<String>> = got.into_iter().flatten().collect();
+    assert_eq!(got.len(), 10, "10 messages for 12 concurrent receives");
+    let mut seen: Vec<&str> = got.iter().map(|m| m.message.as_str()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 10, "each message handed out once");
+    assert!(got.iter().all(|m| m.rc == 1 && m.fr > 0));
+    let deleted =
+        futures_util::future::join_all(got.iter().map(|m| rsmq.delete_message("q", &m.id))).await;
+    assert!(deleted.into_iter().all(|d| d.unwrap()));
+    let p = peer.attrs("q");
+    assert_eq!((p.totalsent, p.totalrecv, p.msgs), (40, 40, 30));
+    assert_eq!(rust_attrs(&rsmq, "q").await.settled(), p.settled());
+}
+
 /// Rust's batch receive takes the peer's messages in send order and hides them from the
 /// peer; Rust's batch delete and batch visibility change are seen by the peer, with the
 /// receive count and first-receive time carried on.
@@ -2282,6 +2342,7 @@ matrix! {
         a_rust_queue_survives_a_peer_set_queue_attributes,
         raw_fields_written_by_rust_and_the_peer_have_the_same_form,
         peer_receives_a_rust_batch_in_input_order,
+        coalesced_rust_calls_are_ordinary_messages_to_the_peer,
         rust_batch_receive_delete_and_visibility_are_seen_by_the_peer,
         dead_letters_moved_by_rust_are_read_by_the_peer,
         the_peer_still_works_a_queue_after_rust_batches_and_a_purge,

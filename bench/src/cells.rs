@@ -303,6 +303,10 @@ async fn round(
     };
     let redis1 = redis_util::redis_cpu_s(&mut ctx.raw).await?;
     slot.redis_cpu_s += redis1 - redis0;
+    if op.consumes() {
+        // Untimed: the next round fills its own messages.
+        redis_util::drain(&mut ctx.raw, &slot.ns, QNAME).await?;
+    }
     Ok(rate)
 }
 

@@ -158,6 +158,35 @@ pub async fn fill(
     Ok(())
 }
 
+/// Removes every message left in queue `q` (members, bodies, rc and fr; not the queue), 5000
+/// per script call so Redis is never blocked for long. Rounds of consuming operations fill
+/// more than they use; without this the leftovers of every round would add up.
+pub async fn drain(con: &mut MultiplexedConnection, ns: &str, q: &str) -> Res<u64> {
+    const DRAIN: &str = r#"
+local m = redis.call("ZRANGE", KEYS[1], "0", "4999")
+if #m == 0 then return 0 end
+local f = {}
+for _, id in ipairs(m) do
+  f[#f + 1] = id
+  f[#f + 1] = id .. ":rc"
+  f[#f + 1] = id .. ":fr"
+end
+redis.call("ZREM", KEYS[1], unpack(m))
+redis.call("HDEL", KEYS[2], unpack(f))
+return #m
+"#;
+    let (zset, hash) = queue_keys(ns, q);
+    let script = redis::Script::new(DRAIN);
+    let mut total = 0;
+    loop {
+        let n: u64 = script.key(&zset).key(&hash).invoke_async(con).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
 /// A fresh id prefix: 10 base-36 characters of the Redis time in microseconds (as real ids
 /// start) and 10 random letters; the fill script appends a 12-digit index.
 pub async fn new_ids(con: &mut MultiplexedConnection) -> Res<IdGen> {
