@@ -130,6 +130,28 @@ async fn batch_sizes_are_limited<C: Client>(rsmq: C, ns: String) {
             .len(),
         MAX_BATCH
     );
+    // The largest batches fit the scripts' limits (Lua's unpack stops at 8000 values).
+    let max = MAX_BATCH as u32;
+    for rc in 1..=2 {
+        let got = rsmq
+            .receive_message_batch::<String>("q", Some(Duration::ZERO), max)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), MAX_BATCH);
+        assert!(got.iter().all(|m| m.rc == rc));
+    }
+    let ids: Vec<String> = rsmq
+        .peek_messages::<String>("q", max)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        rsmq.delete_message_batch("q", &ids).await.unwrap(),
+        MAX_BATCH as u64
+    );
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
 }
 
 async fn batch_receive_hides_each_message_and_counts<C: Client>(rsmq: C, _ns: String) {

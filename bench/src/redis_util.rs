@@ -158,12 +158,12 @@ pub async fn fill(
     Ok(())
 }
 
-/// Removes every message left in queue `q` (members, bodies, rc and fr; not the queue), 5000
+/// Removes every message left in queue `q` (members, bodies, rc and fr; not the queue), 2000
 /// per script call so Redis is never blocked for long. Rounds of consuming operations fill
 /// more than they use; without this the leftovers of every round would add up.
 pub async fn drain(con: &mut MultiplexedConnection, ns: &str, q: &str) -> Res<u64> {
     const DRAIN: &str = r#"
-local m = redis.call("ZRANGE", KEYS[1], "0", "4999")
+local m = redis.call("ZRANGE", KEYS[1], "0", "1999")
 if #m == 0 then return 0 end
 local f = {}
 for _, id in ipairs(m) do
