@@ -269,10 +269,8 @@ impl Engine {
         C: ConnectionLike + Send,
         E: TryFrom<RedisBytes, Error = Vec<u8>>,
     {
-        match self.receive_next(con, qname, vt).await? {
-            reply::Received::Message(m) => m.decode().map(Some),
-            reply::Received::Nothing(_) => Ok(None),
-        }
+        let raw = self.receive_next(con, qname, vt).await?.message();
+        raw.map(RsmqMessage::decode).transpose()
     }
 
     /// Receives through the receive coalescer (when on): concurrent receives of one queue
@@ -311,28 +309,21 @@ impl Engine {
         vt: Option<u64>,
         n: usize,
     ) -> Vec<RsmqResult<Option<RsmqMessage<Vec<u8>>>>> {
-        let keys = self.keys(qname);
-        let vt = vt.map(|d| d.to_string()).unwrap_or_default();
         if n == 1 {
-            let mut call = scripts::RECEIVE_MESSAGE.call(&[keys.messages(), keys.queue()]);
-            call.arg(vt);
-            let got = match run(con, &call).await.and_then(reply::received) {
-                Ok(reply::Received::Message(m)) => Ok(Some(m)),
-                Ok(reply::Received::Nothing(_)) => Ok(None),
-                Err(e) => Err(e),
-            };
-            return vec![got];
+            let got = self.receive_one(con, qname, vt).await;
+            return vec![got.map(reply::Received::message)];
         }
+        let keys = self.keys(qname);
         let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
-        call.arg(vt).arg(n);
+        call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
+            .arg(n);
         match run(con, &call).await.and_then(reply::messages) {
             Ok(messages) => {
                 let mut out: Vec<_> = messages.into_iter().map(|m| Ok(Some(m))).collect();
-                out.resize_with(n.max(out.len()), || Ok(None));
-                out.truncate(n);
+                out.resize_with(n, || Ok(None));
                 out
             }
-            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+            Err(e) => reply::fail_all(&e, n),
         }
     }
 
@@ -345,6 +336,16 @@ impl Engine {
     ) -> RsmqResult<reply::Received> {
         validate::qname(qname)?;
         let vt = vt.map(|d| validate::call_duration(d, "vt")).transpose()?;
+        self.receive_one(con, qname, vt).await
+    }
+
+    /// One receive script call; `vt` in score units (`None`: the queue's).
+    async fn receive_one<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<u64>,
+    ) -> RsmqResult<reply::Received> {
         let keys = self.keys(qname);
         let mut call = scripts::RECEIVE_MESSAGE.call(&[keys.messages(), keys.queue()]);
         call.arg(vt.map(|d| d.to_string()).unwrap_or_default());

@@ -117,6 +117,16 @@ pub(crate) enum Received {
     Nothing(Option<u64>),
 }
 
+impl Received {
+    /// The message, if one was received.
+    pub(crate) fn message(self) -> Option<RsmqMessage<Vec<u8>>> {
+        match self {
+            Received::Message(m) => Some(m),
+            Received::Nothing(_) => None,
+        }
+    }
+}
+
 /// The reply of the receive and pop scripts: {id, body, rc, fr}, {units until the next is
 /// due}, or nil.
 pub(crate) fn received(value: Value) -> RsmqResult<Received> {
@@ -132,10 +142,12 @@ pub(crate) fn received(value: Value) -> RsmqResult<Received> {
 
 /// The reply of the receive and pop scripts, as an option.
 pub(crate) fn maybe_message(value: Value) -> RsmqResult<Option<RsmqMessage<Vec<u8>>>> {
-    Ok(match received(value)? {
-        Received::Message(m) => Some(m),
-        Received::Nothing(_) => None,
-    })
+    received(value).map(Received::message)
+}
+
+/// The same error for each of `n` requests of a coalesced call.
+pub(crate) fn fail_all<T>(err: &RsmqError, n: usize) -> Vec<RsmqResult<T>> {
+    (0..n).map(|_| Err(err.clone())).collect()
 }
 
 /// The reply of a coalesced call: one entry per request, each a value or an error code for
@@ -152,9 +164,9 @@ pub(crate) fn per_request<T>(
                 "expected {n} results of a coalesced call, got {}",
                 describe(&other)
             ));
-            return (0..n).map(|_| Err(err.clone())).collect();
+            return fail_all(&err, n);
         }
-        Err(err) => return (0..n).map(|_| Err(err.clone())).collect(),
+        Err(err) => return fail_all(&err, n),
     };
     items
         .into_iter()
