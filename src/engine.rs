@@ -35,6 +35,11 @@ pub(crate) struct Engine {
     coalesce: Option<Arc<Coalescers>>,
 }
 
+/// Coalesced sends whose bodies add up to this many bytes store them with a plain `HSET`
+/// instead of passing them through Lua (see `send_stored`): one more round trip, less Redis
+/// time. Measured on the bench machine, the break-even is near 20 KiB.
+const STORED_SEND_BYTES: usize = 32 * 1024;
+
 /// A send waiting to be coalesced: the body and the delay in score units (`None`: the
 /// queue's).
 type SendRequest = (Vec<u8>, Option<u64>);
@@ -246,6 +251,10 @@ impl Engine {
                 return vec![self.send_one(con, qname, body, delay).await];
             }
         }
+        let bytes: usize = requests.iter().map(|(body, _)| body.len()).sum();
+        if bytes >= STORED_SEND_BYTES {
+            return self.send_stored(con, qname, requests).await;
+        }
         let n = requests.len();
         let keys = self.keys(qname);
         let mut call = scripts::SEND_MESSAGES.call(&[keys.messages(), keys.queue()]);
@@ -257,6 +266,50 @@ impl Engine {
         }
         let reply = call.invoke(con).await.map_err(RsmqError::from);
         reply::per_request(reply, n, |v| reply::string(v, "message id"))
+    }
+
+    /// A large coalesced send in two round trips, so the bodies skip Lua: `TIME` for the
+    /// ids, then `MULTI`, `HSET` of every body under its id, the `SEND_STORED` script (which
+    /// checks the queue and each send, undoes the bodies of failed ones, and adds the rest to
+    /// the sorted set), `EXEC`. Atomic like the one-script path, with the same effects.
+    async fn send_stored<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        requests: Vec<SendRequest>,
+    ) -> Vec<RsmqResult<String>> {
+        let n = requests.len();
+        let time: RsmqResult<(u64, u64)> = redis::cmd("TIME")
+            .query_async(con)
+            .await
+            .map_err(RsmqError::from);
+        let base = match time {
+            Ok((sec, usec)) => sec.saturating_mul(1_000_000).saturating_add(usec),
+            Err(err) => return reply::fail_all(&err, n),
+        };
+        let keys = self.keys(qname);
+        let mut hset = redis::cmd("HSET");
+        hset.arg(keys.queue());
+        let mut finish = scripts::SEND_STORED.eval(&[keys.messages(), keys.queue()]);
+        finish.arg(self.channel(qname));
+        for (i, (body, delay)) in requests.into_iter().enumerate() {
+            // Increasing time parts keep the batch in order (as the one-script path does).
+            let id = id::time_prefix(base + i as u64) + &id::random_suffix();
+            finish
+                .arg(&id)
+                .arg(body.len())
+                .arg(delay.map(|d| d.to_string()).unwrap_or_default());
+            hset.arg(id).arg(body);
+        }
+        let reply: RsmqResult<(Value,)> = redis::pipe()
+            .atomic()
+            .add_command(hset)
+            .ignore()
+            .add_command(finish)
+            .query_async(con)
+            .await
+            .map_err(RsmqError::from);
+        reply::per_request(reply.map(|(v,)| v), n, |v| reply::string(v, "message id"))
     }
 
     pub(crate) async fn receive_message<C, E>(

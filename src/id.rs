@@ -21,6 +21,23 @@ pub(crate) fn random_suffix() -> String {
         .collect()
 }
 
+/// The time part of an id made at `micros` (epoch microseconds): base 36, lowercase, as
+/// the send scripts write it (10 characters from 1973 to 2085).
+pub(crate) fn time_prefix(mut micros: u64) -> String {
+    let mut digits = [0u8; 13];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        let d = (micros % 36) as u8;
+        digits[at] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+        micros /= 36;
+        if micros == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().map(|&b| char::from(b)).collect()
+}
+
 /// The send time of an id in epoch milliseconds, as the JavaScript client derives it (the
 /// first 10 characters in base 36 are microseconds), rounded down. `None` when the id does
 /// not start with 10 base-36 digits.
@@ -57,6 +74,8 @@ mod tests {
         );
         let id = format!("{prefix}{}", random_suffix());
         assert_eq!(sent_millis(&id), Some(1_700_000_000_123));
+        assert_eq!(time_prefix(1_700_000_000_123_456), prefix);
+        assert_eq!(time_prefix(0), "0");
         assert!(is_valid(&id));
     }
 

@@ -242,3 +242,75 @@ async fn coalescing_can_be_turned_off() {
     assert!(sent.iter().all(Result::is_ok));
     assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 20);
 }
+
+#[tokio::test]
+async fn large_sends_store_bodies_with_a_plain_hset_and_keep_every_effect() {
+    // A server of its own, so the EVAL count is this test's alone.
+    let server = common::OwnedServer::start(&[]);
+    let ns = "large";
+    let opts = server.options(ns);
+    let rsmq = Rsmq::new(opts.clone()).await.unwrap();
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    rsmq.create_queue("q", None, None, Some(40_000))
+        .await
+        .unwrap();
+    // Every fourth body is over maxsize; the others are 20 KiB, so batches take the
+    // stored path.
+    let bodies: Vec<String> = (0..48)
+        .map(|i| {
+            let len = if i % 4 == 1 { 50_000 } else { 20_000 };
+            format!("{i:02}:") + &"b".repeat(len)
+        })
+        .collect();
+    let sent = join_all(
+        bodies
+            .iter()
+            .map(|b| rsmq.send_message("q", b.as_str(), None)),
+    )
+    .await;
+    assert!(calls(&mut con, "eval").await > 0, "the stored path ran");
+    for (i, r) in sent.iter().enumerate() {
+        if i % 4 == 1 {
+            assert!(matches!(r, Err(RsmqError::MessageTooLong)), "{i}: {r:?}");
+        } else {
+            assert!(r.is_ok(), "{i}: {r:?}");
+        }
+    }
+    // No body of a failed send is left behind: the hash holds the attributes and the 36.
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(format!("{}:q:Q", opts.ns))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let ids: Vec<&String> = fields.iter().filter(|f| f.len() == 32).collect();
+    assert_eq!(ids.len(), 36, "{fields:?}");
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((attrs.msgs, attrs.totalsent), (36, 36));
+
+    // Each body comes back whole, to exactly one receiver, under the id its send returned.
+    let got = join_all((0..40).map(|_| rsmq.receive_message::<String>("q", None))).await;
+    let got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+    assert_eq!(got.iter().flatten().count(), 36);
+    for m in got.iter().flatten() {
+        let i: usize = m.message[..2].parse().unwrap();
+        assert_eq!(m.message, bodies[i]);
+        assert_eq!(sent[i].as_ref().unwrap(), &m.id);
+    }
+
+    // A missing queue: every send fails and nothing is written.
+    let missing =
+        join_all((0..20).map(|_| rsmq.send_message("nope", bodies[0].as_str(), None))).await;
+    assert!(missing
+        .iter()
+        .all(|r| matches!(r, Err(RsmqError::QueueNotFound))));
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:nope*", opts.ns))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}

@@ -1721,6 +1721,36 @@ async fn coalesced_rust_calls_are_ordinary_messages_to_the_peer(kind: Kind) {
     let p = peer.attrs("q");
     assert_eq!((p.totalsent, p.totalrecv, p.msgs), (40, 40, 30));
     assert_eq!(rust_attrs(&rsmq, "q").await.settled(), p.settled());
+
+    // Large concurrent sends store their bodies with a plain HSET (two round trips): the
+    // peer reads the same messages, in order.
+    let large: Vec<String> = (0..8)
+        .map(|i| format!("large {i} ") + &"é".repeat(10_000))
+        .collect();
+    let ids = futures_util::future::join_all(
+        large
+            .iter()
+            .map(|b| rsmq.send_message("q", b.as_str(), None)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect::<Vec<String>>();
+    for (i, (id, body)) in ids.iter().zip(&large).enumerate() {
+        assert!(
+            js_valid_id(id) && peer.validate_id(id),
+            "{kind:?} rejects {id:?}"
+        );
+        let m = peer
+            .receive("q", None)
+            .unwrap_or_else(|| panic!("{kind:?} received no large message {i}"));
+        assert_eq!(
+            (&m.id, &m.message, m.rc),
+            (id, body, 1),
+            "large message {i}"
+        );
+    }
+    assert_eq!(peer.attrs("q").totalsent, 48);
 }
 
 /// Rust's batch receive takes the peer's messages in send order and hides them from the
