@@ -208,6 +208,42 @@ pub(crate) fn strings(value: Value, what: &str) -> RsmqResult<Vec<String>> {
     }
 }
 
+/// The reply of the heads receive: per message {id, rc, fr}, returned as the message id and
+/// the head to complete with [`with_body`].
+pub(crate) fn heads(value: Value) -> RsmqResult<Vec<(String, Vec<Value>)>> {
+    let items = match check_code(value)? {
+        Value::Array(items) => items,
+        Value::Nil => Vec::new(),
+        other => {
+            return Err(RsmqError::InvalidReply(format!(
+                "received heads: expected an array, got {}",
+                describe(&other)
+            )))
+        }
+    };
+    items
+        .into_iter()
+        .map(|head| {
+            let head = array(head, 3, "received head")?;
+            let id = string(head[0].clone(), "message id")?;
+            Ok((id, head))
+        })
+        .collect()
+}
+
+/// A message from its head ({id, rc, fr}) and its body as `HMGET` read it: `None` when the
+/// body is gone (deleted between the receive and the read).
+pub(crate) fn with_body(
+    mut head: Vec<Value>,
+    body: Value,
+) -> Option<RsmqResult<RsmqMessage<Vec<u8>>>> {
+    if matches!(body, Value::Nil) {
+        return None;
+    }
+    head.insert(1, body);
+    Some(message(Value::Array(head)))
+}
+
 /// One {id, body, rc, fr}.
 fn message(value: Value) -> RsmqResult<RsmqMessage<Vec<u8>>> {
     let [id, body, rc, fr] = <[Value; 4]>::try_from(array(value, 4, "received message")?)
@@ -251,6 +287,23 @@ mod tests {
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_head_without_its_body_is_left_out() {
+        let head = vec![
+            Value::BulkString(b"gqll7vdgzkAAAAAAAAAAAAAAAAAAAAAA".to_vec()),
+            Value::Int(1),
+            Value::Int(1_700_000_000_123),
+        ];
+        assert!(with_body(head.clone(), Value::Nil).is_none());
+        let m = with_body(head, Value::BulkString(b"body".to_vec()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.message.as_slice(), m.rc, m.sent),
+            (&b"body"[..], 1, 1_700_000_000_123)
+        );
     }
 
     #[test]

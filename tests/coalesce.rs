@@ -314,3 +314,57 @@ async fn large_sends_store_bodies_with_a_plain_hset_and_keep_every_effect() {
         .unwrap();
     assert!(keys.is_empty(), "{keys:?}");
 }
+
+#[tokio::test]
+async fn receives_of_large_bodies_read_them_with_a_plain_hmget_and_the_same_results() {
+    // A server of its own, so the HEXISTS count is this test's alone.
+    let server = common::OwnedServer::start(&[]);
+    let opts = server.options("large_recv");
+    let rsmq = Rsmq::new(opts).await.unwrap();
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    // The first round teaches the client the queue's body size; later rounds read the
+    // bodies outside Lua.
+    for round in 0..3 {
+        let bodies: Vec<String> = (0..30)
+            .map(|i| format!("{round}:{i:02}:") + &"r".repeat(20_000))
+            .collect();
+        let ids = join_all(
+            bodies
+                .iter()
+                .map(|b| rsmq.send_message("q", b.as_str(), None)),
+        )
+        .await;
+        let ids: Vec<String> = ids.into_iter().map(Result::unwrap).collect();
+        let got = join_all((0..35).map(|_| rsmq.receive_message::<String>("q", None))).await;
+        let got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got.iter().filter(|m| m.is_none()).count(),
+            5,
+            "round {round}"
+        );
+        let mut seen = HashSet::new();
+        for m in got.iter().flatten() {
+            let i: usize = m.message[2..4].parse().unwrap();
+            assert_eq!(m.message, bodies[i], "round {round}");
+            assert_eq!(m.id, ids[i]);
+            assert!(seen.insert(i), "message {i} received twice");
+            assert_eq!(m.rc, 1);
+            assert!(m.fr > 0 && m.sent > 0);
+        }
+        let deleted = join_all(
+            got.iter()
+                .flatten()
+                .map(|m| rsmq.delete_message("q", &m.id)),
+        )
+        .await;
+        assert!(deleted.into_iter().all(|d| d.unwrap()));
+    }
+    assert!(calls(&mut con, "hexists").await > 0, "the heads path ran");
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((attrs.totalrecv, attrs.msgs), (90, 0));
+}

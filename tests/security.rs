@@ -45,6 +45,21 @@ async fn exercise(rsmq: &Rsmq) {
         .unwrap();
     assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 1);
     assert_eq!(rsmq.purge_queue("q").await.unwrap(), 1);
+    // Concurrent calls coalesce; large bodies take the two-step paths (TIME, MULTI, HMGET).
+    for _ in 0..2 {
+        let body = "l".repeat(20_000);
+        let sent = futures_util::future::join_all(
+            (0..6).map(|_| rsmq.send_message("q", body.as_str(), None)),
+        )
+        .await;
+        assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+        let got = futures_util::future::join_all(
+            (0..6).map(|_| rsmq.receive_message::<String>("q", None)),
+        )
+        .await;
+        assert!(got.iter().all(|m| matches!(m, Ok(Some(_)))));
+    }
+    assert_eq!(rsmq.purge_queue("q").await.unwrap(), 12);
     rsmq.delete_queue("dead").await.unwrap();
 }
 
