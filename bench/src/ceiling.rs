@@ -22,6 +22,12 @@
 //! and fr, `HINCRBY totalrecv`; delete: `ZREM`, `HDEL`), sent by the driver. No client can
 //! move messages through send, receive and delete faster than Redis runs these.
 //!
+//! The floor at one task ([`Via::Sequential`]) is the same commands as one caller must send
+//! them: three round trips per batch (the send's commands, the receive's, the delete's,
+//! each awaited before the next, as a task awaits send, receive and delete) on one
+//! connection. A client making one call per round trip cannot be faster at one task; it
+//! also needs Lua (or more round trips) for an atomic receive, which the floor leaves out.
+//!
 //! Every run is checked against Redis afterwards (messages sent, received, removed), so a
 //! script that failed on every call cannot pass for a fast one.
 
@@ -96,6 +102,9 @@ pub enum Via {
     RedisBenchmark,
     /// The bench's own pipelined sender (for scripts that need the ids of real messages).
     Driver,
+    /// One connection, one batch at a time, its send, receive and delete commands each a
+    /// round trip of their own (the floor at one task).
+    Sequential,
 }
 
 impl Via {
@@ -103,6 +112,7 @@ impl Via {
         match self {
             Via::RedisBenchmark => "redis-benchmark",
             Via::Driver => "driver",
+            Via::Sequential => "1 task",
         }
     }
 }
@@ -242,6 +252,18 @@ pub async fn run(
 
     let before = redis_util::zcard(raw, &zset).await?;
     let (rps, p50, p99, command) = match via {
+        Via::Sequential => {
+            let Script::Floor(n) = script else {
+                return Err("only the floor runs sequentially".into());
+            };
+            let (rps, p50, p99) = sequential(target, &zset, &hash, &ids, n, size, requests).await?;
+            let command = format!(
+                "one connection, {requests} batches of {n} ({size}-byte bodies), each as three \
+                 round trips: ZADD, HSET, HINCRBY | ZRANGEBYSCORE, HMGET, ZADD, HSET, HINCRBY | \
+                 ZREM, HDEL"
+            );
+            (rps, p50, p99, command)
+        }
         Via::RedisBenchmark => {
             let mut cmd = Command::new("redis-benchmark");
             cmd.args(target.cli_args())
@@ -450,6 +472,55 @@ fn floor_commands(zset: &str, hash: &str, ids: &[String], body: &[u8]) -> Vec<re
     let mut recv = redis::cmd("HINCRBY");
     recv.arg(hash).arg("totalrecv").arg(n);
     vec![add, bodies, sent, range, read, hide, counts, recv, rem, del]
+}
+
+/// The floor at one task: `requests` batches of `n`, one after the other on one connection,
+/// each as three awaited pipelines (send, receive, delete). Every pipeline is packed before
+/// the clock starts. Returns (batches per second, p50 ms, p99 ms of one batch's three).
+async fn sequential(
+    target: &Target,
+    zset: &str,
+    hash: &str,
+    ids: &crate::workload::IdGen,
+    n: u32,
+    size: usize,
+    requests: u64,
+) -> Res<(f64, f64, f64)> {
+    let body = vec![b'x'; size];
+    let mut batches = Vec::new();
+    for k in 0..requests {
+        let mut cmds = floor_commands(zset, hash, &ids.batch(k, n), &body).into_iter();
+        let mut stage = |count: usize| {
+            let mut pipe = redis::pipe();
+            for cmd in cmds.by_ref().take(count) {
+                pipe.add_command(cmd);
+            }
+            pipe
+        };
+        batches.push([stage(3), stage(5), stage(2)]);
+    }
+    let mut con = target.raw().await?;
+    let mut lat = Vec::with_capacity(batches.len());
+    let mut errors = 0;
+    let start = Instant::now();
+    for stages in &batches {
+        let t0 = Instant::now();
+        for pipe in stages {
+            let replies: Vec<Value> = pipe.query_async(&mut con).await?;
+            errors += replies
+                .iter()
+                .filter(|v| matches!(v, Value::ServerError(_)))
+                .count();
+        }
+        lat.push(t0.elapsed().as_nanos() as u64);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    if errors > 0 {
+        return Err(format!("{errors} command errors").into());
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| crate::workload::percentile(&lat, p) / 1e6;
+    Ok((requests as f64 / elapsed, pct(50.0), pct(99.0)))
 }
 
 /// Sends `requests` EVALSHA commands (`head` then `tail(k)` for command k) as

@@ -547,6 +547,7 @@ fn ceiling_plan(args: &Args) -> Vec<(Script, Via, usize, u64)> {
                 if ops.contains(&Op::EndToEnd(b)) {
                     let floor = Script::Floor(b);
                     plan.push((floor, floor.via(), size, calls));
+                    plan.push((floor, Via::Sequential, size, calls / 2));
                 }
             }
         }
