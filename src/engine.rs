@@ -34,11 +34,12 @@ pub(crate) struct Engine {
     realtime: bool,
     /// Present when concurrent sends, receives and deletes are coalesced (see `coalesce`).
     coalesce: Option<Arc<Coalescers>>,
+    body_sizes: Arc<BodySizes>,
 }
 
-/// Coalesced sends whose bodies add up to this many bytes store them with a plain `HSET`
-/// instead of passing them through Lua (see `send_stored`): one more round trip, less Redis
-/// time. Measured on the bench machine, the break-even is near 20 KiB.
+/// Batch and coalesced sends whose bodies add up to this many bytes store them with a plain
+/// `HSET` instead of passing them through Lua (see `store_bodies`): one more round trip, less
+/// Redis time. Measured on the bench machine, the break-even is near 20 KiB.
 const STORED_SEND_BYTES: usize = 32 * 1024;
 
 /// A send waiting to be coalesced: the body and the delay in score units (`None`: the
@@ -51,8 +52,8 @@ type ReceiveKey = (Arc<str>, Option<u64>);
 /// What a receive gets: a message not yet decoded, or nothing.
 type Received = Option<RsmqMessage<Vec<u8>>>;
 
-/// Coalesced receives on a queue whose recent bodies average this many bytes read the
-/// bodies with a plain `HMGET` after the script (see `receive_heads`).
+/// Batch and coalesced receives on a queue whose recent bodies average this many bytes read
+/// the bodies with a plain `HMGET` after the script (see `receive_heads`).
 const LARGE_BODY_BYTES: usize = 8 * 1024;
 
 /// The most queues whose body sizes a client remembers (it forgets them all past this).
@@ -64,26 +65,29 @@ pub(crate) struct Coalescers {
     send: Arc<Coalescer<Arc<str>, SendRequest, String>>,
     receive: Arc<Coalescer<ReceiveKey, (), Received>>,
     delete: Arc<Coalescer<Arc<str>, String, bool>>,
-    /// The typical body size of each queue's coalesced receives (a moving average).
-    body_sizes: Mutex<HashMap<Arc<str>, usize>>,
 }
 
-impl Coalescers {
-    fn body_sizes(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, usize>> {
-        self.body_sizes
+/// The typical body size of each queue's receives on this client (a moving average), which
+/// picks the way batch and coalesced receives read bodies.
+#[derive(Debug, Default)]
+struct BodySizes(Mutex<HashMap<Arc<str>, usize>>);
+
+impl BodySizes {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, usize>> {
+        self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Do the queue's recent receives bring large bodies?
-    fn large_bodies(&self, qname: &str) -> bool {
-        self.body_sizes()
+    fn large(&self, qname: &str) -> bool {
+        self.map()
             .get(qname)
             .is_some_and(|&size| size >= LARGE_BODY_BYTES)
     }
 
-    /// Remembers the body sizes of a coalesced receive.
-    fn note_bodies(&self, qname: &Arc<str>, messages: &[RsmqMessage<Vec<u8>>]) {
+    /// Remembers the body sizes of a receive of several messages.
+    fn note(&self, qname: &str, messages: &[RsmqMessage<Vec<u8>>]) {
         let Some(total) = messages
             .iter()
             .map(|m| m.message.len())
@@ -92,12 +96,15 @@ impl Coalescers {
             return;
         };
         let mean = total / messages.len();
-        let mut sizes = self.body_sizes();
-        if sizes.len() >= REMEMBERED_QUEUES && !sizes.contains_key(qname) {
+        let mut sizes = self.map();
+        if let Some(size) = sizes.get_mut(qname) {
+            *size = (size.saturating_mul(3) / 4).saturating_add(mean / 4);
+            return;
+        }
+        if sizes.len() >= REMEMBERED_QUEUES {
             sizes.clear();
         }
-        let size = sizes.entry(qname.clone()).or_insert(mean);
-        *size = (size.saturating_mul(3) / 4).saturating_add(mean / 4);
+        sizes.insert(qname.into(), mean);
     }
 }
 
@@ -115,6 +122,7 @@ impl Engine {
             queues_set: keys::queues_set(ns).into(),
             realtime,
             coalesce: None,
+            body_sizes: Default::default(),
         }
     }
 
@@ -311,10 +319,7 @@ impl Engine {
         reply::per_request(reply, n, |v| reply::string(v, "message id"))
     }
 
-    /// A large coalesced send in two round trips, so the bodies skip Lua: `TIME` for the
-    /// ids, then `MULTI`, `HSET` of every body under its id, the `SEND_STORED` script (which
-    /// checks the queue and each send, undoes the bodies of failed ones, and adds the rest to
-    /// the sorted set), `EXEC`. Atomic like the one-script path, with the same effects.
+    /// A large coalesced send (see `store_bodies`), each send failing alone.
     async fn send_stored<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
@@ -322,21 +327,34 @@ impl Engine {
         requests: Vec<SendRequest>,
     ) -> Vec<RsmqResult<String>> {
         let n = requests.len();
-        let time: RsmqResult<(u64, u64)> = redis::cmd("TIME")
-            .query_async(con)
-            .await
-            .map_err(RsmqError::from);
-        let base = match time {
-            Ok((sec, usec)) => sec.saturating_mul(1_000_000).saturating_add(usec),
-            Err(err) => return reply::fail_all(&err, n),
-        };
+        let reply = self.store_bodies(con, qname, requests, false).await;
+        reply::per_request(reply, n, |v| reply::string(v, "message id"))
+    }
+
+    /// Sends large bodies in two round trips, so they skip Lua: `TIME` for the ids, then
+    /// `MULTI`, `HSET` of every body under its id, the `SEND_STORED` script (which checks the
+    /// queue and each send, undoes the bodies of failed ones, and adds the rest to the sorted
+    /// set), `EXEC`. Atomic like the one-script paths, with the same effects; `batch` makes it
+    /// all or nothing, as `send_message_batch` is.
+    async fn store_bodies<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        requests: Vec<SendRequest>,
+        batch: bool,
+    ) -> RsmqResult<Value> {
+        let (sec, usec): (u64, u64) = redis::cmd("TIME").query_async(con).await?;
+        let base = sec.saturating_mul(1_000_000).saturating_add(usec);
         let keys = self.keys(qname);
         let mut hset = redis::cmd("HSET");
         hset.arg(keys.queue());
         let mut finish = scripts::SEND_STORED.eval(&[keys.messages(), keys.queue()]);
-        finish.arg(self.channel(qname));
+        finish
+            .arg(self.channel(qname))
+            .arg(if batch { "1" } else { "" })
+            .arg(scripts::score_time(sec, usec));
         for (i, (body, delay)) in requests.into_iter().enumerate() {
-            // Increasing time parts keep the batch in order (as the one-script path does).
+            // Increasing time parts keep the batch in order (as the one-script paths do).
             let id = id::time_prefix(base + i as u64) + &id::random_suffix();
             finish
                 .arg(&id)
@@ -344,15 +362,14 @@ impl Engine {
                 .arg(delay.map(|d| d.to_string()).unwrap_or_default());
             hset.arg(id).arg(body);
         }
-        let reply: RsmqResult<(Value,)> = redis::pipe()
+        let (reply,): (Value,) = redis::pipe()
             .atomic()
             .add_command(hset)
             .ignore()
             .add_command(finish)
             .query_async(con)
-            .await
-            .map_err(RsmqError::from);
-        reply::per_request(reply.map(|(v,)| v), n, |v| reply::string(v, "message id"))
+            .await?;
+        Ok(reply)
     }
 
     pub(crate) async fn receive_message<C, E>(
@@ -401,7 +418,7 @@ impl Engine {
     async fn receive_many<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
-        qname: &Arc<str>,
+        qname: &str,
         vt: Option<u64>,
         n: usize,
     ) -> Vec<RsmqResult<Option<RsmqMessage<Vec<u8>>>>> {
@@ -409,23 +426,7 @@ impl Engine {
             let got = self.receive_one(con, qname, vt).await;
             return vec![got.map(reply::Received::message)];
         }
-        let large = self
-            .coalesce
-            .as_ref()
-            .is_some_and(|c| c.large_bodies(qname));
-        let got = if large {
-            self.receive_heads(con, qname, vt, n).await
-        } else {
-            let keys = self.keys(qname);
-            let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
-            call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
-                .arg(n);
-            run(con, &call).await.and_then(reply::messages)
-        };
-        if let (Ok(messages), Some(c)) = (&got, &self.coalesce) {
-            c.note_bodies(qname, messages);
-        }
-        match got {
+        match self.receive_batch(con, qname, vt, n).await {
             Ok(messages) => {
                 let mut out: Vec<_> = messages.into_iter().map(|m| Ok(Some(m))).collect();
                 out.resize_with(n, || Ok(None));
@@ -436,7 +437,31 @@ impl Engine {
     }
 
     /// Receives the next message, or tells when the next one is due (for long polling).
-    /// A coalesced receive of large bodies in two round trips, so the bodies skip Lua: the
+    /// Receives up to `n` messages: in one script, or, on a queue whose receives have been
+    /// bringing large bodies, with `receive_heads`.
+    async fn receive_batch<C: ConnectionLike + Send>(
+        &self,
+        con: &mut C,
+        qname: &str,
+        vt: Option<u64>,
+        n: usize,
+    ) -> RsmqResult<Vec<RsmqMessage<Vec<u8>>>> {
+        let got = if self.body_sizes.large(qname) {
+            self.receive_heads(con, qname, vt, n).await
+        } else {
+            let keys = self.keys(qname);
+            let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
+            call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
+                .arg(n);
+            run(con, &call).await.and_then(reply::messages)
+        };
+        if let Ok(messages) = &got {
+            self.body_sizes.note(qname, messages);
+        }
+        got
+    }
+
+    /// A receive of large bodies in two round trips, so the bodies skip Lua: the
     /// `RECEIVE_HEADS` script takes the messages (hides them, counts the receives) and
     /// returns their ids and counters; a plain `HMGET` then reads the bodies. A message
     /// deleted in between (by a holder of its id) is left out.
@@ -635,6 +660,12 @@ impl Engine {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
+        let bytes: usize = messages.iter().map(|m| m.0.len()).sum();
+        if bytes >= STORED_SEND_BYTES {
+            let requests = messages.into_iter().map(|m| (m.0, delay)).collect();
+            let reply = self.store_bodies(con, qname, requests, true).await?;
+            return reply::strings(reply, "message ids");
+        }
         let keys = self.keys(qname);
         let mut call = scripts::SEND_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
         call.arg(delay.map(|d| d.to_string()).unwrap_or_default())
@@ -662,11 +693,7 @@ impl Engine {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let keys = self.keys(qname);
-        let mut call = scripts::RECEIVE_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
-        call.arg(vt.map(|d| d.to_string()).unwrap_or_default())
-            .arg(max);
-        decode_all(reply::messages(run(con, &call).await?)?)
+        decode_all(self.receive_batch(con, qname, vt, max as usize).await?)
     }
 
     pub(crate) async fn delete_message_batch<C, S>(

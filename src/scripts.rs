@@ -2,7 +2,8 @@
 //!
 //! Invariants every script keeps:
 //! - every key it touches arrives in `KEYS`; ids, durations and names arrive in `ARGV`;
-//! - the only clock is Redis `TIME`, read inside the script;
+//! - the only clock is Redis `TIME`, read inside the script (`SEND_STORED` gets the reading
+//!   its ids were made from, taken by the same call one round trip earlier);
 //! - it validates what only the server can know (does the queue exist, is the body within
 //!   `maxsize`) before its first write, and answers a negative error code instead of writing;
 //! - numbers are written with `fmt` (`string.format("%d")`), never `tostring`, which would turn
@@ -38,6 +39,14 @@ pub(crate) fn to_score_units(d: Duration) -> u64 {
     #[cfg(feature = "break-js-comp")]
     let units = d.as_micros();
     u64::try_from(units).unwrap_or(u64::MAX)
+}
+
+/// A Redis `TIME` reading (seconds, microseconds) in score units, rounded down.
+pub(crate) fn score_time(sec: u64, usec: u64) -> u64 {
+    #[cfg(not(feature = "break-js-comp"))]
+    return sec.saturating_mul(1000).saturating_add(usec / 1000);
+    #[cfg(feature = "break-js-comp")]
+    return sec.saturating_mul(1_000_000).saturating_add(usec);
 }
 
 /// A number of score units as a duration.
@@ -619,32 +628,39 @@ return out
     )
 });
 
-/// The second step of a large coalesced send ([`crate::engine`]: bodies of 32 KiB or more
-/// together), run in `MULTI` right after an `HSET` that stored the bodies under their ids,
-/// so the bodies never pass through Lua (which costs Redis about 25 µs per 16 KiB argument,
-/// more than the `HSET` itself). It keeps the effects of `SEND_MESSAGES`: where a send must
-/// fail, it removes that body again, so the transaction as a whole writes nothing for it.
-/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), then per message: id, body
-/// length, delay in score units ("" = the queue's). Returns per message its id or an error
-/// code, or one error code for all.
+/// The second step of a large send ([`crate::engine`]: bodies of 32 KiB or more together),
+/// run in `MULTI` right after an `HSET` that stored the bodies under their ids, so the bodies
+/// never pass through Lua (which costs Redis about 25 µs per 16 KiB argument, more than the
+/// `HSET` itself). It keeps the effects of `SEND_MESSAGES` (coalesced sends: each send fails
+/// alone, one `PUBLISH` each) or, with the batch flag, of `SEND_MESSAGE_BATCH` (all or
+/// nothing, one `PUBLISH`). Where a send must fail, it removes its body again, so the
+/// transaction as a whole writes nothing for it.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), batch flag ("1" or ""), the
+/// Redis `TIME` the ids were made from, in score units (scores count from it, as the
+/// JavaScript client's do from the time its ids carry), then per message: id, body length,
+/// delay in score units ("" = the queue's). Returns per message its id or an error code, or
+/// one error code for all.
 pub(crate) static SEND_STORED: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
-local n = (#ARGV - 1) / 3
+local n = (#ARGV - 3) / 3
+local batch = ARGV[2] == "1"
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
 local maxsize = tonumber(q[3])
 local out, zadd, drop, k = {}, {}, {}, 0
-if not q[1] or maxsize == nil then
-  for i = 1, n do drop[i] = ARGV[3 * i - 1] end
+local function undo_all(code)
+  for i = 1, n do drop[i] = ARGV[3 * i + 1] end
   redis.call("HDEL", KEYS[2], unpack(drop))
-  if not q[1] then return -1 end
-  return -4
+  return code
 end
-local sec, now = clock()
+if not q[1] then return undo_all(-1) end
+if maxsize == nil then return undo_all(-4) end
+local now = tonumber(ARGV[3])
 local qdelay
+local failed
 for i = 1, n do
-  local id = ARGV[3 * i - 1]
-  local delay = ARGV[3 * i + 1]
+  local id = ARGV[3 * i + 1]
+  local delay = ARGV[3 * i + 3]
   if delay == "" then
     if qdelay == nil then
       qdelay = seconds(q[2])
@@ -654,26 +670,33 @@ for i = 1, n do
   else
     delay = tonumber(delay)
   end
-  if maxsize ~= -1 and tonumber(ARGV[3 * i]) > maxsize then
+  if maxsize ~= -1 and tonumber(ARGV[3 * i + 2]) > maxsize then
     out[i] = -5
-    drop[#drop + 1] = id
   elseif not delay then
     out[i] = -3
-    drop[#drop + 1] = id
   else
     out[i] = id
     zadd[2 * k + 1] = fmt(now + delay)
     zadd[2 * k + 2] = id
     k = k + 1
   end
+  if out[i] ~= id then
+    drop[#drop + 1] = id
+    if failed ~= -5 then failed = out[i] end
+  end
 end
+if batch and failed then return undo_all(failed) end
 if #drop > 0 then redis.call("HDEL", KEYS[2], unpack(drop)) end
 if k > 0 then
   redis.call("ZADD", KEYS[1], unpack(zadd))
   redis.call("HINCRBY", KEYS[2], "totalsent", fmt(k))
   if ARGV[1] ~= "" then
     local total = redis.call("ZCARD", KEYS[1])
-    for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
+    if batch then
+      redis.call("PUBLISH", ARGV[1], fmt(total))
+    else
+      for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
+    end
   end
 end
 return out

@@ -290,6 +290,26 @@ async fn large_sends_store_bodies_with_a_plain_hset_and_keep_every_effect() {
     assert_eq!(ids.len(), 36, "{fields:?}");
     let attrs = rsmq.get_queue_attributes("q").await.unwrap();
     assert_eq!((attrs.msgs, attrs.totalsent), (36, 36));
+    // Each score is the time its id carries (the queue has no delay), as JS writes them.
+    for id in sent.iter().flatten() {
+        let score: u64 = redis::cmd("ZSCORE")
+            .arg(format!("{}:q", opts.ns))
+            .arg(id)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let micros = u64::from_str_radix(&id[..10], 36).unwrap();
+        let units = if cfg!(feature = "break-js-comp") {
+            micros
+        } else {
+            micros / 1000
+        };
+        // Ids of a batch carry increasing microseconds from one time; its score is that time.
+        assert!(
+            score <= units && units - score < 48,
+            "{id}: {score} vs {units}"
+        );
+    }
 
     // Each body comes back whole, to exactly one receiver, under the id its send returned.
     let got = join_all((0..40).map(|_| rsmq.receive_message::<String>("q", None))).await;
