@@ -670,10 +670,16 @@ impl Engine {
         let mut call = scripts::SEND_MESSAGE_BATCH.call(&[keys.messages(), keys.queue()]);
         call.arg(delay.map(|d| d.to_string()).unwrap_or_default())
             .arg(self.channel(qname));
-        for m in messages {
-            call.arg(id::random_suffix()).arg(m.0);
+        let suffixes: Vec<String> = messages.iter().map(|_| id::random_suffix()).collect();
+        for (suffix, m) in suffixes.iter().zip(messages) {
+            call.arg(suffix).arg(m.0);
         }
-        reply::strings(run(con, &call).await?, "message ids")
+        let base = reply::batch_time(run(con, &call).await?)?;
+        Ok(suffixes
+            .into_iter()
+            .enumerate()
+            .map(|(i, suffix)| id::time_prefix(base + i as u64) + &suffix)
+            .collect())
     }
 
     pub(crate) async fn receive_message_batch<C, E>(

@@ -21,21 +21,20 @@ pub(crate) fn random_suffix() -> String {
         .collect()
 }
 
-/// The time part of an id made at `micros` (epoch microseconds): base 36, lowercase, as
-/// the send scripts write it (10 characters from 1973 to 2085).
+/// The time part of an id made at `micros` (epoch microseconds): base 36, lowercase,
+/// zero-padded to 10 digits, exactly as the send scripts' `b36` writes it (10 digits hold
+/// any time from 1970 to 2085).
 pub(crate) fn time_prefix(mut micros: u64) -> String {
-    let mut digits = [0u8; 13];
+    let mut digits = [b'0'; 13];
     let mut at = digits.len();
-    loop {
+    while micros > 0 {
         at -= 1;
         let d = (micros % 36) as u8;
         digits[at] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
         micros /= 36;
-        if micros == 0 {
-            break;
-        }
     }
-    digits[at..].iter().map(|&b| char::from(b)).collect()
+    let start = at.min(digits.len() - PREFIX_LEN);
+    digits[start..].iter().map(|&b| char::from(b)).collect()
 }
 
 /// The send time of an id in epoch milliseconds, as the JavaScript client derives it (the
@@ -75,7 +74,8 @@ mod tests {
         let id = format!("{prefix}{}", random_suffix());
         assert_eq!(sent_millis(&id), Some(1_700_000_000_123));
         assert_eq!(time_prefix(1_700_000_000_123_456), prefix);
-        assert_eq!(time_prefix(0), "0");
+        assert_eq!(time_prefix(0), "0000000000");
+        assert_eq!(time_prefix(35), "000000000z");
         assert!(is_valid(&id));
     }
 

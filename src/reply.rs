@@ -197,6 +197,17 @@ pub(crate) fn count(value: Value, what: &str) -> RsmqResult<u64> {
     }
 }
 
+/// The reply of the batch send: {the Redis time its ids were made from, in microseconds}.
+pub(crate) fn batch_time(value: Value) -> RsmqResult<u64> {
+    match array(check_code(value)?, 1, "batch send")?.as_slice() {
+        [Value::Int(t)] if *t >= 0 => Ok(*t as u64),
+        other => Err(RsmqError::InvalidReply(format!(
+            "batch send: expected {{time}}, got {}",
+            other.first().map_or_else(|| "nothing".into(), describe)
+        ))),
+    }
+}
+
 /// An array of strings (ids).
 pub(crate) fn strings(value: Value, what: &str) -> RsmqResult<Vec<String>> {
     match check_code(value)? {
