@@ -47,6 +47,8 @@ type Done<T> = Shared<BoxFuture<'static, Outcome<T>>>;
 /// The calls of one operation (send, receive, delete), by key.
 pub(crate) struct Coalescer<K, R, T> {
     groups: Mutex<HashMap<K, Group<R, T>>>,
+    /// Batches of one key sent and not yet answered before the next waits.
+    max_in_flight: usize,
 }
 
 struct Group<R, T> {
@@ -83,8 +85,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<K, R, T> Default for Coalescer<K, R, T> {
     fn default() -> Self {
+        Self::with_in_flight(MAX_IN_FLIGHT)
+    }
+}
+
+impl<K, R, T> Coalescer<K, R, T> {
+    /// A coalescer whose batches of one key leave while fewer than `max_in_flight` are in
+    /// flight (at least 1).
+    pub(crate) fn with_in_flight(max_in_flight: usize) -> Self {
         Coalescer {
             groups: Mutex::new(HashMap::new()),
+            max_in_flight: max_in_flight.max(1),
         }
     }
 }
@@ -199,7 +210,7 @@ where
             let requests = std::future::poll_fn(|cx| {
                 let mut groups = lock(&coalescer.groups);
                 let group = groups.entry(key.clone()).or_insert_with(Group::new);
-                if group.in_flight >= MAX_IN_FLIGHT {
+                if group.in_flight >= coalescer.max_in_flight {
                     group.waiting.push(cx.waker().clone());
                     return Poll::Pending;
                 }

@@ -60,12 +60,27 @@ const LARGE_BODY_BYTES: usize = 8 * 1024;
 const REMEMBERED_QUEUES: usize = 4096;
 
 /// The coalescers of one client, by operation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Coalescers {
     send: Arc<Coalescer<Arc<str>, SendRequest, String>>,
     receive: Arc<Coalescer<ReceiveKey, (), Received>>,
     delete: Arc<Coalescer<Arc<str>, String, bool>>,
 }
+
+impl Default for Coalescers {
+    fn default() -> Self {
+        Coalescers {
+            // Sends allow one batch more in flight: a batch of large bodies takes two round
+            // trips (see `store_bodies`), and sends need no answer to the ones before.
+            send: Arc::new(Coalescer::with_in_flight(SEND_IN_FLIGHT)),
+            receive: Default::default(),
+            delete: Default::default(),
+        }
+    }
+}
+
+/// Batches of sends to one queue in flight at once on one client (see `Coalescers`).
+const SEND_IN_FLIGHT: usize = 3;
 
 /// The typical body size of each queue's receives on this client (a moving average), which
 /// picks the way batch and coalesced receives read bodies.
