@@ -629,39 +629,34 @@ return out
     )
 });
 
-/// The second step of a large send ([`crate::engine`]: bodies of 32 KiB or more together),
-/// run in `MULTI` right after an `HSET` that stored the bodies under their ids, so the bodies
-/// never pass through Lua (which costs Redis about 25 µs per 16 KiB argument, more than the
-/// `HSET` itself). It keeps the effects of `SEND_MESSAGES` (coalesced sends: each send fails
-/// alone, one `PUBLISH` each) or, with the batch flag, of `SEND_MESSAGE_BATCH` (all or
-/// nothing, one `PUBLISH`). Where a send must fail, it removes its body again, so the
-/// transaction as a whole writes nothing for it.
-/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), batch flag ("1" or ""), the
-/// Redis `TIME` the ids were made from, in score units (scores count from it, as the
-/// JavaScript client's do from the time its ids carry), then per message: id, body length,
-/// delay in score units ("" = the queue's). Returns per message its id or an error code, or
-/// one error code for all.
+/// The second step of a large coalesced send ([`crate::engine`]: bodies of 32 KiB or more
+/// together), run in `MULTI` right after an `HSET` that stored the bodies under their ids, so
+/// the bodies never pass through Lua (which costs Redis about 25 µs per 16 KiB argument, more
+/// than the `HSET` itself). It keeps the effects of `SEND_MESSAGES`: each send fails alone,
+/// one `PUBLISH` each. Where a send must fail, it removes its body again, so the transaction
+/// as a whole writes nothing for it.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), the Redis `TIME` the ids were
+/// made from, in score units (scores count from it, as the JavaScript client's do from the
+/// time its ids carry), then per message: id, body length, delay in score units ("" = the
+/// queue's). Returns per message its id or an error code, or one error code for all.
 pub(crate) static SEND_STORED: LazyLock<Lua> = LazyLock::new(|| {
     build(
         r#"
-local n = (#ARGV - 3) / 3
-local batch = ARGV[2] == "1"
+local n = (#ARGV - 2) / 3
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
 local maxsize = tonumber(q[3])
 local out, zadd, drop, k = {}, {}, {}, 0
-local function undo_all(code)
-  for i = 1, n do drop[i] = ARGV[3 * i + 1] end
+if not q[1] or maxsize == nil then
+  for i = 1, n do drop[i] = ARGV[3 * i] end
   redis.call("HDEL", KEYS[2], unpack(drop))
-  return code
+  if not q[1] then return -1 end
+  return -4
 end
-if not q[1] then return undo_all(-1) end
-if maxsize == nil then return undo_all(-4) end
-local now = tonumber(ARGV[3])
+local now = tonumber(ARGV[2])
 local qdelay
-local failed
 for i = 1, n do
-  local id = ARGV[3 * i + 1]
-  local delay = ARGV[3 * i + 3]
+  local id = ARGV[3 * i]
+  local delay = ARGV[3 * i + 2]
   if delay == "" then
     if qdelay == nil then
       qdelay = seconds(q[2])
@@ -671,36 +666,71 @@ for i = 1, n do
   else
     delay = tonumber(delay)
   end
-  if maxsize ~= -1 and tonumber(ARGV[3 * i + 2]) > maxsize then
+  if maxsize ~= -1 and tonumber(ARGV[3 * i + 1]) > maxsize then
     out[i] = -5
+    drop[#drop + 1] = id
   elseif not delay then
     out[i] = -3
+    drop[#drop + 1] = id
   else
     out[i] = id
     zadd[2 * k + 1] = fmt(now + delay)
     zadd[2 * k + 2] = id
     k = k + 1
   end
-  if out[i] ~= id then
-    drop[#drop + 1] = id
-    if failed ~= -5 then failed = out[i] end
-  end
 end
-if batch and failed then return undo_all(failed) end
 if #drop > 0 then redis.call("HDEL", KEYS[2], unpack(drop)) end
 if k > 0 then
   redis.call("ZADD", KEYS[1], unpack(zadd))
   redis.call("HINCRBY", KEYS[2], "totalsent", fmt(k))
   if ARGV[1] ~= "" then
     local total = redis.call("ZCARD", KEYS[1])
-    if batch then
-      redis.call("PUBLISH", ARGV[1], fmt(total))
-    else
-      for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
-    end
+    for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
   end
 end
 return out
+"#,
+    )
+});
+
+/// The second step of a stored batch send (see `SEND_STORED`; the engine takes this path
+/// for batches of large bodies or many messages): the bodies are in the hash already, under
+/// their ids. All or nothing, as `SEND_MESSAGE_BATCH`: when the queue is missing or the
+/// longest body is over `maxsize`, it removes every body again and answers the code.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), the Redis `TIME` the ids were
+/// made from, in score units, delay in score units ("" = the queue's), the longest body's
+/// length, then the ids. Returns the number sent, or an error code.
+pub(crate) static SEND_BATCH_STORED: LazyLock<Lua> = LazyLock::new(|| {
+    build(
+        r#"
+local function undo(code)
+  redis.call("HDEL", KEYS[2], unpack(ARGV, 5))
+  return code
+end
+local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
+if not q[1] then return undo(-1) end
+local maxsize = tonumber(q[3])
+if maxsize == nil then return undo(-4) end
+if maxsize ~= -1 and tonumber(ARGV[4]) > maxsize then return undo(-5) end
+local delay
+if ARGV[3] == "" then
+  delay = seconds(q[2])
+  if delay == nil then return undo(-3) end
+  delay = math.floor(delay * UNITS)
+else
+  delay = tonumber(ARGV[3])
+end
+local score = fmt(tonumber(ARGV[2]) + delay)
+local n = #ARGV - 4
+local zadd = {}
+for i = 1, n do
+  zadd[2 * i - 1] = score
+  zadd[2 * i] = ARGV[4 + i]
+end
+redis.call("ZADD", KEYS[1], unpack(zadd))
+redis.call("HINCRBY", KEYS[2], "totalsent", fmt(n))
+notify(ARGV[1], KEYS[1])
+return n
 "#,
     )
 });
@@ -954,7 +984,7 @@ return n
 /// The Lua source of each operation's script, by operation name, for the benchmark's
 /// `redis-benchmark` ceiling runs. Not part of the stable API.
 pub fn sources() -> Vec<(&'static str, String)> {
-    let all: [(&'static str, &LazyLock<Lua>); 20] = [
+    let all: [(&'static str, &LazyLock<Lua>); 21] = [
         ("create_queue", &CREATE_QUEUE),
         ("delete_queue", &DELETE_QUEUE),
         ("get_queue_attributes", &GET_ATTRIBUTES),
@@ -966,6 +996,7 @@ pub fn sources() -> Vec<(&'static str, String)> {
         ("send_message_batch", &SEND_MESSAGE_BATCH),
         ("send_messages_coalesced", &SEND_MESSAGES),
         ("send_stored_coalesced", &SEND_STORED),
+        ("send_batch_stored", &SEND_BATCH_STORED),
         ("delete_messages_coalesced", &DELETE_MESSAGES),
         ("receive_message_batch", &RECEIVE_MESSAGE_BATCH),
         ("receive_heads_coalesced", &RECEIVE_HEADS),
@@ -999,7 +1030,7 @@ mod tests {
     #[test]
     fn every_script_is_listed_with_its_prelude() {
         let sources = sources();
-        assert_eq!(sources.len(), 20);
+        assert_eq!(sources.len(), 21);
         assert!(sources.iter().all(|(_, s)| s.starts_with("local UNITS")));
         // Helpers come only where they are called.
         let (_, delete) = sources
