@@ -35,6 +35,7 @@ pub(crate) struct Engine {
     /// Present when concurrent sends, receives and deletes are coalesced (see `coalesce`).
     coalesce: Option<Arc<Coalescers>>,
     body_sizes: Arc<BodySizes>,
+    stored_clock: Arc<StoredClock>,
 }
 
 /// Batch and coalesced sends whose bodies add up to this many bytes store them with a plain
@@ -128,18 +129,47 @@ impl BodySizes {
     }
 }
 
-/// Redis `TIME`: (seconds, microseconds).
-async fn redis_time<C: ConnectionLike + Send>(con: &mut C) -> RsmqResult<(u64, u64)> {
-    Ok(redis::cmd("TIME").query_async(con).await?)
+/// Redis `TIME` in microseconds.
+async fn redis_micros<C: ConnectionLike + Send>(con: &mut C) -> RsmqResult<u64> {
+    let (sec, usec): (u64, u64) = redis::cmd("TIME").query_async(con).await?;
+    Ok(sec.saturating_mul(1_000_000).saturating_add(usec))
 }
 
-/// `n` new ids made at Redis time (`sec`, `usec`): time parts increasing by 1 µs, so they
-/// sort in order, exactly as the send scripts make them.
-fn new_ids(sec: u64, usec: u64, n: usize) -> Vec<String> {
-    let base = sec.saturating_mul(1_000_000).saturating_add(usec);
+/// `n` new ids made from `base` (microseconds): time parts increasing by 1 µs, so they sort
+/// in order, exactly as the send scripts make them.
+fn new_ids(base: u64, n: usize) -> Vec<String> {
     (0..n as u64)
         .map(|i| id::time_prefix(base + i) + &id::random_suffix())
         .collect()
+}
+
+/// The microseconds the ids of the stored sends of one client were made up to.
+///
+/// A stored send reads `TIME` one round trip before it writes, so two of them in flight
+/// together can read the same microseconds; their ids (and, within a millisecond, their
+/// order) would then mix. Each claims its microseconds here instead: from the Redis time
+/// read, or just after the last ones claimed when that is later, so a client's stored
+/// batches stay in the order they left in.
+#[derive(Debug, Default)]
+struct StoredClock(std::sync::atomic::AtomicU64);
+
+impl StoredClock {
+    /// The first of `n` microseconds claimed at Redis time `now`.
+    fn claim(&self, now: u64, n: usize) -> u64 {
+        use std::sync::atomic::Ordering;
+        let mut last = self.0.load(Ordering::Relaxed);
+        loop {
+            let base = now.max(last);
+            let end = base.saturating_add(n as u64);
+            match self
+                .0
+                .compare_exchange_weak(last, end, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return base,
+                Err(seen) => last = seen,
+            }
+        }
+    }
 }
 
 async fn run<C>(con: &mut C, call: &Invocation<'_>) -> RsmqResult<Value>
@@ -157,6 +187,7 @@ impl Engine {
             realtime,
             coalesce: None,
             body_sizes: Default::default(),
+            stored_clock: Default::default(),
         }
     }
 
@@ -365,16 +396,16 @@ impl Engine {
         requests: Vec<SendRequest>,
     ) -> Vec<RsmqResult<String>> {
         let n = requests.len();
-        let (sec, usec) = match redis_time(con).await {
-            Ok(t) => t,
+        let base = match redis_micros(con).await {
+            Ok(now) => self.stored_clock.claim(now, n),
             Err(err) => return reply::fail_all(&err, n),
         };
         let keys = self.keys(qname);
         let mut finish = scripts::SEND_STORED.eval(&[keys.messages(), keys.queue()]);
         finish
             .arg(self.channel(qname))
-            .arg(scripts::score_time(sec, usec));
-        let ids = new_ids(sec, usec, n);
+            .arg(scripts::score_time(base));
+        let ids = new_ids(base, n);
         for (id, (body, delay)) in ids.iter().zip(&requests) {
             finish
                 .arg(id)
@@ -395,14 +426,15 @@ impl Engine {
         messages: Vec<RedisBytes>,
         delay: Option<u64>,
     ) -> RsmqResult<Vec<String>> {
-        let (sec, usec) = redis_time(con).await?;
+        let n = messages.len();
+        let base = self.stored_clock.claim(redis_micros(con).await?, n);
         let keys = self.keys(qname);
-        let ids = new_ids(sec, usec, messages.len());
+        let ids = new_ids(base, n);
         let longest = messages.iter().map(|m| m.0.len()).max().unwrap_or(0);
         let mut finish = scripts::SEND_BATCH_STORED.eval(&[keys.messages(), keys.queue()]);
         finish
             .arg(self.channel(qname))
-            .arg(scripts::score_time(sec, usec))
+            .arg(scripts::score_time(base))
             .arg(delay.map(|d| d.to_string()).unwrap_or_default())
             .arg(longest)
             .arg(&ids);

@@ -41,12 +41,12 @@ pub(crate) fn to_score_units(d: Duration) -> u64 {
     u64::try_from(units).unwrap_or(u64::MAX)
 }
 
-/// A Redis `TIME` reading (seconds, microseconds) in score units, rounded down.
-pub(crate) fn score_time(sec: u64, usec: u64) -> u64 {
+/// A time in epoch microseconds in score units, rounded down.
+pub(crate) fn score_time(micros: u64) -> u64 {
     #[cfg(not(feature = "break-js-comp"))]
-    return sec.saturating_mul(1000).saturating_add(usec / 1000);
+    return micros / 1000;
     #[cfg(feature = "break-js-comp")]
-    return sec.saturating_mul(1_000_000).saturating_add(usec);
+    return micros;
 }
 
 /// A number of score units as a duration.
@@ -571,92 +571,34 @@ return {base}
     )
 });
 
-/// The coalesced send: concurrent sends to one queue from one client, in one call.
-/// KEYS: sorted set, hash. ARGV: realtime channel ("" = none), then per message: random id
-/// suffix, body, delay in score units ("" = the queue's).
-/// Returns per message its id, or MESSAGE_TOO_LONG or BAD_DELAY for that message alone; or
-/// one error code for all (QUEUE_NOT_FOUND, BAD_MAXSIZE). Ids get increasing time parts, in
-/// input order. With realtime, one PUBLISH per message, as single sends would make.
-pub(crate) static SEND_MESSAGES: LazyLock<Lua> = LazyLock::new(|| {
-    build(
-        r#"
-local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
-if not q[1] then return -1 end
-local maxsize = tonumber(q[3])
-if maxsize == nil then return -4 end
-local n = (#ARGV - 1) / 3
-local sec, now, ms, usec = clock()
-local base = sec * 1000000 + usec
-local qdelay
-local out, zadd, hset, k = {}, {}, {}, 0
-for i = 1, n do
-  local body = ARGV[3 * i]
-  local delay = ARGV[3 * i + 1]
-  if delay == "" then
-    if qdelay == nil then
-      qdelay = seconds(q[2])
-      if qdelay ~= nil then qdelay = math.floor(qdelay * UNITS) else qdelay = false end
-    end
-    delay = qdelay
-  else
-    delay = tonumber(delay)
-  end
-  if maxsize ~= -1 and #body > maxsize then
-    out[i] = -5
-  elseif not delay then
-    out[i] = -3
-  else
-    local id = b36(base + i - 1) .. ARGV[3 * i - 1]
-    out[i] = id
-    zadd[2 * k + 1] = fmt(now + delay)
-    zadd[2 * k + 2] = id
-    hset[2 * k + 1] = id
-    hset[2 * k + 2] = body
-    k = k + 1
-  end
-end
-if k > 0 then
-  redis.call("ZADD", KEYS[1], unpack(zadd))
-  redis.call("HSET", KEYS[2], unpack(hset))
-  redis.call("HINCRBY", KEYS[2], "totalsent", fmt(k))
-  if ARGV[1] ~= "" then
-    local total = redis.call("ZCARD", KEYS[1])
-    for j = 1, k do redis.call("PUBLISH", ARGV[1], fmt(total - k + j)) end
-  end
-end
-return out
-"#,
-    )
-});
-
-/// The second step of a large coalesced send ([`crate::engine`]: bodies of 32 KiB or more
-/// together), run in `MULTI` right after an `HSET` that stored the bodies under their ids, so
-/// the bodies never pass through Lua (which costs Redis about 25 µs per 16 KiB argument, more
-/// than the `HSET` itself). It keeps the effects of `SEND_MESSAGES`: each send fails alone,
-/// one `PUBLISH` each. Where a send must fail, it removes its body again, so the transaction
-/// as a whole writes nothing for it.
-/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), the Redis `TIME` the ids were
-/// made from, in score units (scores count from it, as the JavaScript client's do from the
-/// time its ids carry), then per message: id, body length, delay in score units ("" = the
-/// queue's). Returns per message its id or an error code, or one error code for all.
-pub(crate) static SEND_STORED: LazyLock<Lua> = LazyLock::new(|| {
-    build(
-        r#"
-local n = (#ARGV - 2) / 3
+/// The coalesced sends, each failing alone: `SEND_MESSAGES` (`STORED = false`: the bodies
+/// come in `ARGV`, the script reads `TIME` and makes the ids) and `SEND_STORED` (`STORED =
+/// true`: the bodies are in the hash already, under ids made from the time in `ARGV[2]`).
+const SEND_EACH: &str = r#"
+local first = STORED and 3 or 2
+local n = (#ARGV - first + 1) / 3
 local q = redis.call("HMGET", KEYS[2], "vt", "delay", "maxsize")
 local maxsize = tonumber(q[3])
-local out, zadd, drop, k = {}, {}, {}, 0
+local out, zadd, hset, drop, k = {}, {}, {}, {}, 0
 if not q[1] or maxsize == nil then
-  for i = 1, n do drop[i] = ARGV[3 * i] end
-  redis.call("HDEL", KEYS[2], unpack(drop))
+  if STORED then
+    for i = 1, n do drop[i] = ARGV[3 * i] end
+    redis.call("HDEL", KEYS[2], unpack(drop))
+  end
   if not q[1] then return -1 end
   return -4
 end
-local now = tonumber(ARGV[2])
+local now, base
+if STORED then
+  now = tonumber(ARGV[2])
+else
+  local sec, t, _, usec = clock()
+  now, base = t, sec * 1000000 + usec
+end
 local qdelay
 for i = 1, n do
-  local id = ARGV[3 * i]
-  local delay = ARGV[3 * i + 2]
+  -- STORED: id, body length, delay; else: id suffix, body, delay.
+  local a, b, delay = ARGV[first + 3 * i - 3], ARGV[first + 3 * i - 2], ARGV[first + 3 * i - 1]
   if delay == "" then
     if qdelay == nil then
       qdelay = seconds(q[2])
@@ -666,13 +608,21 @@ for i = 1, n do
   else
     delay = tonumber(delay)
   end
-  if maxsize ~= -1 and tonumber(ARGV[3 * i + 1]) > maxsize then
+  local len
+  if STORED then len = tonumber(b) else len = #b end
+  if maxsize ~= -1 and len > maxsize then
     out[i] = -5
-    drop[#drop + 1] = id
+    if STORED then drop[#drop + 1] = a end
   elseif not delay then
     out[i] = -3
-    drop[#drop + 1] = id
+    if STORED then drop[#drop + 1] = a end
   else
+    local id = a
+    if not STORED then
+      id = b36(base + i - 1) .. a
+      hset[2 * k + 1] = id
+      hset[2 * k + 2] = b
+    end
     out[i] = id
     zadd[2 * k + 1] = fmt(now + delay)
     zadd[2 * k + 2] = id
@@ -682,6 +632,7 @@ end
 if #drop > 0 then redis.call("HDEL", KEYS[2], unpack(drop)) end
 if k > 0 then
   redis.call("ZADD", KEYS[1], unpack(zadd))
+  if not STORED then redis.call("HSET", KEYS[2], unpack(hset)) end
   redis.call("HINCRBY", KEYS[2], "totalsent", fmt(k))
   if ARGV[1] ~= "" then
     local total = redis.call("ZCARD", KEYS[1])
@@ -689,9 +640,28 @@ if k > 0 then
   end
 end
 return out
-"#,
-    )
-});
+"#;
+
+/// The coalesced send: concurrent sends to one queue from one client, in one call.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = none), then per message: random id
+/// suffix, body, delay in score units ("" = the queue's).
+/// Returns per message its id, or MESSAGE_TOO_LONG or BAD_DELAY for that message alone; or
+/// one error code for all (QUEUE_NOT_FOUND, BAD_MAXSIZE). Ids get increasing time parts, in
+/// input order. With realtime, one PUBLISH per message, as single sends would make.
+pub(crate) static SEND_MESSAGES: LazyLock<Lua> =
+    LazyLock::new(|| build(&format!("local STORED = false\n{SEND_EACH}")));
+
+/// The second step of a large coalesced send ([`crate::engine`]: bodies of 32 KiB or more
+/// together), run in `MULTI` right after an `HSET` that stored the bodies under their ids, so
+/// the bodies never pass through Lua (which costs Redis about 25 µs per 16 KiB argument, more
+/// than the `HSET` itself). It keeps the effects of `SEND_MESSAGES`; where a send must fail,
+/// it removes its body again, so the transaction as a whole writes nothing for it.
+/// KEYS: sorted set, hash. ARGV: realtime channel ("" = off), the Redis `TIME` the ids were
+/// made from, in score units (scores count from it, as the JavaScript client's do from the
+/// time its ids carry), then per message: id, body length, delay in score units ("" = the
+/// queue's). Returns as `SEND_MESSAGES` does.
+pub(crate) static SEND_STORED: LazyLock<Lua> =
+    LazyLock::new(|| build(&format!("local STORED = true\n{SEND_EACH}")));
 
 /// The second step of a stored batch send (see `SEND_STORED`; the engine takes this path
 /// for batches of large bodies or many messages): the bodies are in the hash already, under

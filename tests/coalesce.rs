@@ -388,3 +388,29 @@ async fn receives_of_large_bodies_read_them_with_a_plain_hmget_and_the_same_resu
     let attrs = rsmq.get_queue_attributes("q").await.unwrap();
     assert_eq!((attrs.totalrecv, attrs.msgs), (90, 0));
 }
+
+#[tokio::test]
+async fn large_sends_in_several_batches_keep_their_order() {
+    let (rsmq, _ns) = common::rsmq("large_order").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    for round in 0..3 {
+        // Several stored batches in flight at once read Redis TIME close together.
+        let bodies: Vec<String> = (0..40)
+            .map(|i| format!("{round}:{i:02}:") + &"o".repeat(20_000))
+            .collect();
+        let sent = join_all(
+            bodies
+                .iter()
+                .map(|b| rsmq.send_message("q", b.as_str(), None)),
+        )
+        .await;
+        let ids: Vec<String> = sent.into_iter().map(Result::unwrap).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids, "round {round}: ids increase in arrival order");
+        for (i, body) in bodies.iter().enumerate() {
+            let m = rsmq.pop_message::<String>("q").await.unwrap().unwrap();
+            assert_eq!(&m.message, body, "round {round}: message {i} in order");
+        }
+    }
+}
