@@ -413,7 +413,7 @@ impl Engine {
                 .arg(delay.map(|d| d.to_string()).unwrap_or_default());
         }
         let bodies = requests.into_iter().map(|(body, _)| body);
-        let reply = self.store_then(con, qname, &ids, bodies, finish).await;
+        let reply = self.store_then(con, &keys, &ids, bodies, finish).await;
         reply::per_request(reply, n, |v| reply::string(v, "message id"))
     }
 
@@ -439,7 +439,7 @@ impl Engine {
             .arg(longest)
             .arg(&ids);
         let bodies = messages.into_iter().map(|m| m.0);
-        let reply = self.store_then(con, qname, &ids, bodies, finish).await?;
+        let reply = self.store_then(con, &keys, &ids, bodies, finish).await?;
         reply::count(reply, "batch send")?;
         Ok(ids)
     }
@@ -449,13 +449,13 @@ impl Engine {
     async fn store_then<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
-        qname: &str,
+        keys: &QueueKeys,
         ids: &[String],
         bodies: impl Iterator<Item = Vec<u8>>,
         finish: redis::Cmd,
     ) -> RsmqResult<Value> {
         let mut hset = redis::cmd("HSET");
-        hset.arg(self.keys(qname).queue());
+        hset.arg(keys.queue());
         for (id, body) in ids.iter().zip(bodies) {
             hset.arg(id).arg(body);
         }
