@@ -6,9 +6,9 @@
 //! something is in flight, the call joins the key's *open batch*, or opens one. The batch
 //! leaves after one scheduler turn (so that tasks woken together join it) and once fewer of
 //! the key's calls are in flight than the coalescer's limit ([`MAX_IN_FLIGHT`] unless set
-//! with `Coalescer::with_in_flight`), carrying every call that joined meanwhile; each caller gets its own result. Redis then pays the fixed cost of a script
-//! (the `EVALSHA`, the queue lookup, `TIME`, the counters) once per batch instead of once per
-//! message. The in-flight limit is what makes batches grow under load: without it, 64 tasks
+//! with `Coalescer::with_in_flight`), carrying every call that joined meanwhile; each caller
+//! gets its own result. Redis then pays the fixed cost of a script (the `EVALSHA`, the queue
+//! lookup, `TIME`, the counters) once per batch instead of once per message. The in-flight limit is what makes batches grow under load: without it, 64 tasks
 //! settle into 32 pipelined batches of 2 (measured).
 //!
 //! Invariants:
