@@ -8,8 +8,9 @@
 //! the key's calls are in flight than the coalescer's limit ([`MAX_IN_FLIGHT`] unless set
 //! with `Coalescer::with_in_flight`), carrying every call that joined meanwhile; each caller
 //! gets its own result. Redis then pays the fixed cost of a script (the `EVALSHA`, the queue
-//! lookup, `TIME`, the counters) once per batch instead of once per message. The in-flight limit is what makes batches grow under load: without it, 64 tasks
-//! settle into 32 pipelined batches of 2 (measured).
+//! lookup, `TIME`, the counters) once per batch instead of once per message. The in-flight
+//! limit is what makes batches grow under load: without it, 64 tasks settle into 32
+//! pipelined batches of 2 (measured).
 //!
 //! Invariants:
 //! - a batch is one atomic script; each request in it gets exactly one result, its own;
