@@ -9,7 +9,12 @@ use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 ///
 /// Every method takes `&self` (the clients are cheap to clone and `Send + Sync`), so code
 /// written for the `&mut self` methods of earlier versions compiles unchanged. Every
-/// returned future is `Send`. Each call is one round trip to Redis.
+/// returned future is `Send`. Each call is atomic in Redis and, except for batches of large
+/// bodies, one round trip ([coalescing](crate::guide::coalescing#large-bodies)).
+///
+/// Cancel safety: dropping a call's future does not undo what Redis has done. A dropped
+/// [`pop_message`](Self::pop_message) can lose its message; a dropped receive leaves its
+/// message hidden until `vt`. See [cancel safety](crate::guide::reliability#cancel-safety).
 ///
 /// Durations: a queue's `vt` and `delay` are stored in whole seconds (as the JavaScript
 /// client reads them), so [`create_queue`](Self::create_queue) and

@@ -1,41 +1,4 @@
-//! An async client for RSMQ, the Redis Simple Message Queue, byte-compatible with the
-//! JavaScript [`rsmq`](https://www.npmjs.com/package/rsmq) 0.12.4: a Node service and a Rust
-//! service can share queues, each reading what the other wrote.
-//!
-//! Queues live in plain Redis: a sorted set of message ids scored by the time they become
-//! receivable, and a hash holding the attributes and bodies. Every operation is one Lua
-//! script, so it is atomic and costs one round trip.
-//!
-//! ```no_run
-//! use rsmq_async::{Rsmq, RsmqConnection, RsmqError};
-//!
-//! #[tokio::main]
-//! async fn main() -> Result<(), RsmqError> {
-//!     let mut rsmq = Rsmq::new(Default::default()).await?;
-//!     rsmq.create_queue("jobs", None, None, None).await?;
-//!     rsmq.send_message("jobs", "hello from Rust", None).await?;
-//!     if let Some(msg) = rsmq.receive_message::<String>("jobs", None).await? {
-//!         println!("Got: {}", msg.message);
-//!         rsmq.delete_message("jobs", &msg.id).await?;
-//!     }
-//!     Ok(())
-//! }
-//! ```
-//!
-//! # Clients
-//! - [`Rsmq`]: one multiplexed connection shared by all tasks. Start here.
-//! - [`PooledRsmq`] (`tokio-comp`): a pool of connections, for large bodies.
-//! - [`RsmqSync`] (`sync`): blocking, for code without async.
-//!
-//! # Features
-//! - `tokio-comp` (default): run on Tokio; enables `PooledRsmq`.
-//! - `sync` (default): `RsmqSync` and `RsmqConnectionSync`.
-//! - `smol-comp`: run on smol (with `default-features = false`).
-//! - `tls-rustls`: `rediss://` connections through rustls.
-//! - `serde`: typed JSON messages ([`Json`], `RsmqJsonExt`).
-//! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
-//!   client cannot share such queues. With it off, nothing is written that the JavaScript
-//!   client would not write.
+#![doc = include_str!("../docs/overview.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attributes;
@@ -45,6 +8,7 @@ mod connection;
 mod engine;
 mod error;
 mod facade;
+pub mod guide;
 mod id;
 #[cfg(feature = "serde")]
 mod json;
