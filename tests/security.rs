@@ -97,7 +97,7 @@ async fn requirepass_needs_the_password_and_never_prints_it() {
     assert!(!bad.to_string().contains("s3cret-pw"), "{bad}");
 }
 
-/// The minimal ACL for a worker limited to one namespace (documented in the README).
+/// The minimal ACL for a worker limited to one namespace (documented in `guide::security`).
 fn minimal_acl(user: &str, password: &str, ns: &str) -> Vec<String> {
     let mut rules = vec![
         user.to_string(),
