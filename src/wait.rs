@@ -470,6 +470,7 @@ async fn subscribe(notifier: Weak<Notifier>, closed: Arc<Event>, _running: Runni
                     pattern = %pattern,
                     kind = ?e.kind(),
                     code = e.code().unwrap_or(""),
+                    detail = e.detail().unwrap_or(""),
                     retry_in_ms = millis(retry),
                     "cannot subscribe to realtime notifications; waiters poll until it works"
                 );
