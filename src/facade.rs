@@ -6,7 +6,7 @@
 //! `Option<impl ConnectionLike + Send + 'static>`: an owned connection when the client
 //! coalesces sends, receives and deletes (see `coalesce`), else `None`.
 //! [`impl_rsmq_connection!`] turns them into the trait, so every client forwards every
-//! operation the same way.
+//! operation the same way, each in its `tracing` span (see `observe`).
 
 use std::ops::{Deref, DerefMut};
 

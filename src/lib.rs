@@ -36,6 +36,15 @@
 //! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
 //!   client cannot share such queues. With it off, nothing is written that the JavaScript
 //!   client would not write.
+//!
+//! # Tracing
+//! The client reports through [`tracing`](https://docs.rs/tracing) and installs no
+//! subscriber. Every operation runs in a debug span named `rsmq` with the fields `operation`
+//! (the method name), `queue` and, once known, `id` (the message id). Warnings say when an
+//! operation failed because Redis could not be reached (at most one every 10 s) and when
+//! long polling cannot subscribe to realtime notifications (for example an ACL user without
+//! `+psubscribe`; it retries after 0.5 s, doubling up to 30 s, and waiters poll meanwhile).
+//! No field holds a password or a message body.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attributes;

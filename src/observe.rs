@@ -6,9 +6,11 @@
 //!   id: given, sent, or received). Operations on two queues add `to` (move, redrive) or
 //!   `dlq`; batches add `count`.
 //! - An operation that fails because Redis cannot be reached (I/O, refused or dropped
-//!   connection, timeout) logs a warning, at most one per [`WARN_EVERY`] for the process,
-//!   with the number of such failures left unlogged since the last one. Clients reconnect by
-//!   themselves; the warning says that they had to.
+//!   connection, timeout) logs the warning `Redis connection failed`, at most one per
+//!   [`WARN_EVERY`] for the process, with the error kind (`kind`, and `io` for an I/O error)
+//!   and the number of such failures left unlogged since the last one (`unlogged`). The
+//!   redis 1.x `ConnectionManager` says nothing when it reconnects (except over RESP3), so a
+//!   failed operation is the sign of it.
 //! - The long-polling subscriber warns when it cannot subscribe or loses its subscription
 //!   (see `wait`).
 //!
@@ -80,10 +82,23 @@ fn unreachable_redis(e: &RsmqError) {
     if let Some(unlogged) = LIMITER.allow() {
         tracing::warn!(
             kind = ?e.kind(),
+            io = io_kind(e).map(tracing::field::debug),
             unlogged,
-            "Redis cannot be reached; the client reconnects by itself"
+            "Redis connection failed"
         );
     }
+}
+
+/// The kind of the I/O error behind `e`, if any (`ConnectionRefused`, `BrokenPipe`, ...).
+pub(crate) fn io_kind(e: &redis::RedisError) -> Option<std::io::ErrorKind> {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    let source = std::error::Error::source(e)?;
+    // redis keeps the I/O error behind an `Arc`.
+    let io = match source.downcast_ref::<Shared>() {
+        Some(shared) => shared.downcast_ref::<std::io::Error>(),
+        None => source.downcast_ref::<std::io::Error>(),
+    };
+    io.map(std::io::Error::kind)
 }
 
 /// Lets one warning through per [`WARN_EVERY`], counting the others.

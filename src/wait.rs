@@ -344,7 +344,7 @@ impl Notifier {
 
     /// Starts the subscriber unless it runs.
     fn start(self: &Arc<Self>) {
-        if self.running.swap(true, Ordering::AcqRel) {
+        if self.running.load(Ordering::Acquire) || self.running.swap(true, Ordering::AcqRel) {
             return;
         }
         // Outside any lock: a subscriber that cannot be spawned is dropped here, and its
@@ -469,6 +469,7 @@ async fn subscribe(notifier: Weak<Notifier>, closed: Arc<Event>, _running: Runni
                 tracing::warn!(
                     pattern = %pattern,
                     kind = ?e.kind(),
+                    io = crate::observe::io_kind(&e).map(tracing::field::debug),
                     code = e.code().unwrap_or(""),
                     detail = e.detail().unwrap_or(""),
                     retry_in_ms = millis(retry),

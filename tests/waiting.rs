@@ -4,22 +4,9 @@
 mod capture;
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
-
-/// Polls `check` every 20 ms until it holds, failing after a generous `limit`.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        pause(Duration::from_millis(20)).await;
-    }
-}
+use rsmq_async::{Rsmq, RsmqConnection, RsmqError};
 
 /// Sleeps on whichever runtime runs the test.
 async fn pause(d: Duration) {
@@ -72,6 +59,21 @@ async fn invalid_queue_names_are_refused_at_once(rsmq: Rsmq) {
 #[cfg(feature = "tokio-comp")]
 mod tokio_runtime {
     use super::*;
+    use rsmq_async::RsmqOptions;
+    use std::time::Instant;
+
+    /// Polls `check` every 20 ms until it holds, failing after a generous `limit`.
+    async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !check().await {
+            assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+            pause(Duration::from_millis(20)).await;
+        }
+    }
 
     #[tokio::test]
     async fn an_endless_wait_returns_a_later_message() {
