@@ -343,7 +343,8 @@ pub trait RsmqConnection {
     /// as one does: it wakes on the realtime notification of producers with `realtime`, at
     /// the due time of the next hidden or delayed message, and at least every
     /// [`FALLBACK_POLL`](crate::FALLBACK_POLL) (a notification can be lost, and producers
-    /// without `realtime` send none). `None` when `wait` passes without a message.
+    /// without `realtime` send none). `None` when `wait` passes without a message. A `wait`
+    /// too long to represent (such as `Duration::MAX`) never passes.
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};

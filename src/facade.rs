@@ -6,7 +6,7 @@
 //! `Option<impl ConnectionLike + Send + 'static>`: an owned connection when the client
 //! coalesces sends, receives and deletes (see `coalesce`), else `None`.
 //! [`impl_rsmq_connection!`] turns them into the trait, so every client forwards every
-//! operation the same way.
+//! operation the same way, each in its `tracing` span (see `observe`).
 
 use std::ops::{Deref, DerefMut};
 
@@ -27,6 +27,9 @@ impl<T> DerefMut for Owned<T> {
 }
 
 /// Implements `RsmqConnection` for a client type (see the module docs).
+///
+/// Each operation runs in its debug span (see `observe`); the id of a message is recorded
+/// on it once known.
 macro_rules! impl_rsmq_connection {
     ($client:ty) => {
         impl $crate::RsmqConnection for $client {
@@ -36,10 +39,15 @@ macro_rules! impl_rsmq_connection {
                 message_id: &str,
                 vt: ::std::time::Duration,
             ) -> $crate::RsmqResult<bool> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .change_message_visibility(&mut *con, qname, message_id, vt)
-                    .await
+                let span =
+                    $crate::observe::op_span!("change_message_visibility", qname, id = message_id);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .change_message_visibility(&mut *con, qname, message_id, vt)
+                        .await
+                })
+                .await
             }
 
             async fn create_queue(
@@ -49,10 +57,14 @@ macro_rules! impl_rsmq_connection {
                 delay: Option<::std::time::Duration>,
                 maxsize: Option<i64>,
             ) -> $crate::RsmqResult<()> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .create_queue(&mut *con, qname, vt, delay, maxsize)
-                    .await
+                let span = $crate::observe::op_span!("create_queue", qname);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .create_queue(&mut *con, qname, vt, delay, maxsize)
+                        .await
+                })
+                .await
             }
 
             async fn delete_message(
@@ -60,42 +72,67 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 message_id: &str,
             ) -> $crate::RsmqResult<bool> {
-                if let Some(con) = self.coalescing_conn() {
-                    return self
-                        .engine
-                        .delete_message_coalesced(con, qname, message_id)
-                        .await;
-                }
-                let mut con = self.conn().await?;
-                self.engine
-                    .delete_message(&mut *con, qname, message_id)
-                    .await
+                let span = $crate::observe::op_span!("delete_message", qname, id = message_id);
+                $crate::observe::traced(span, async {
+                    if let Some(con) = self.coalescing_conn() {
+                        return self
+                            .engine
+                            .delete_message_coalesced(con, qname, message_id)
+                            .await;
+                    }
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .delete_message(&mut *con, qname, message_id)
+                        .await
+                })
+                .await
             }
 
             async fn delete_queue(&self, qname: &str) -> $crate::RsmqResult<()> {
-                let mut con = self.conn().await?;
-                self.engine.delete_queue(&mut *con, qname).await
+                let span = $crate::observe::op_span!("delete_queue", qname);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.delete_queue(&mut *con, qname).await
+                })
+                .await
             }
 
             async fn get_queue_attributes(
                 &self,
                 qname: &str,
             ) -> $crate::RsmqResult<$crate::RsmqQueueAttributes> {
-                let mut con = self.conn().await?;
-                self.engine.get_queue_attributes(&mut *con, qname).await
+                let span = $crate::observe::op_span!("get_queue_attributes", qname);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.get_queue_attributes(&mut *con, qname).await
+                })
+                .await
             }
 
             async fn list_queues(&self) -> $crate::RsmqResult<Vec<String>> {
-                let mut con = self.conn().await?;
-                self.engine.list_queues(&mut *con).await
+                let span = $crate::observe::op_span!("list_queues", ::tracing::field::Empty);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.list_queues(&mut *con).await
+                })
+                .await
             }
 
             async fn pop_message<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
                 &self,
                 qname: &str,
             ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
-                let mut con = self.conn().await?;
-                self.engine.pop_message(&mut *con, qname).await
+                let span = $crate::observe::op_span!("pop_message", qname);
+                $crate::observe::traced(span.clone(), async {
+                    let mut con = self.conn().await?;
+                    self.engine.pop_message(&mut *con, qname).await
+                })
+                .await
+                .inspect(|m| {
+                    if let Some(m) = m {
+                        $crate::observe::record_id(&span, &m.id);
+                    }
+                })
             }
 
             async fn receive_message<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
@@ -103,11 +140,20 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 vt: Option<::std::time::Duration>,
             ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
-                if let Some(con) = self.coalescing_conn() {
-                    return self.engine.receive_message_coalesced(con, qname, vt).await;
-                }
-                let mut con = self.conn().await?;
-                self.engine.receive_message(&mut *con, qname, vt).await
+                let span = $crate::observe::op_span!("receive_message", qname);
+                $crate::observe::traced(span.clone(), async {
+                    if let Some(con) = self.coalescing_conn() {
+                        return self.engine.receive_message_coalesced(con, qname, vt).await;
+                    }
+                    let mut con = self.conn().await?;
+                    self.engine.receive_message(&mut *con, qname, vt).await
+                })
+                .await
+                .inspect(|m| {
+                    if let Some(m) = m {
+                        $crate::observe::record_id(&span, &m.id);
+                    }
+                })
             }
 
             async fn send_message<E: Into<$crate::RedisBytes> + Send>(
@@ -117,16 +163,21 @@ macro_rules! impl_rsmq_connection {
                 delay: Option<::std::time::Duration>,
             ) -> $crate::RsmqResult<String> {
                 let message = message.into();
-                if let Some(con) = self.coalescing_conn() {
-                    return self
-                        .engine
-                        .send_message_coalesced(con, qname, message, delay)
-                        .await;
-                }
-                let mut con = self.conn().await?;
-                self.engine
-                    .send_message(&mut *con, qname, message, delay)
-                    .await
+                let span = $crate::observe::op_span!("send_message", qname);
+                $crate::observe::traced(span.clone(), async {
+                    if let Some(con) = self.coalescing_conn() {
+                        return self
+                            .engine
+                            .send_message_coalesced(con, qname, message, delay)
+                            .await;
+                    }
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .send_message(&mut *con, qname, message, delay)
+                        .await
+                })
+                .await
+                .inspect(|id| $crate::observe::record_id(&span, id))
             }
 
             async fn set_queue_attributes(
@@ -136,10 +187,14 @@ macro_rules! impl_rsmq_connection {
                 delay: Option<::std::time::Duration>,
                 maxsize: Option<i64>,
             ) -> $crate::RsmqResult<$crate::RsmqQueueAttributes> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .set_queue_attributes(&mut *con, qname, vt, delay, maxsize)
-                    .await
+                let span = $crate::observe::op_span!("set_queue_attributes", qname);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .set_queue_attributes(&mut *con, qname, vt, delay, maxsize)
+                        .await
+                })
+                .await
             }
 
             async fn send_message_batch<E: Into<$crate::RedisBytes> + Send>(
@@ -148,11 +203,16 @@ macro_rules! impl_rsmq_connection {
                 messages: Vec<E>,
                 delay: Option<::std::time::Duration>,
             ) -> $crate::RsmqResult<Vec<String>> {
+                let span =
+                    $crate::observe::op_span!("send_message_batch", qname, count = messages.len());
                 let messages = messages.into_iter().map(Into::into).collect();
-                let mut con = self.conn().await?;
-                self.engine
-                    .send_message_batch(&mut *con, qname, messages, delay)
-                    .await
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .send_message_batch(&mut *con, qname, messages, delay)
+                        .await
+                })
+                .await
             }
 
             async fn receive_message_batch<
@@ -163,10 +223,14 @@ macro_rules! impl_rsmq_connection {
                 vt: Option<::std::time::Duration>,
                 max: u32,
             ) -> $crate::RsmqResult<Vec<$crate::RsmqMessage<E>>> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .receive_message_batch(&mut *con, qname, vt, max)
-                    .await
+                let span = $crate::observe::op_span!("receive_message_batch", qname, count = max);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .receive_message_batch(&mut *con, qname, vt, max)
+                        .await
+                })
+                .await
             }
 
             async fn delete_message_batch<S: AsRef<str> + Sync>(
@@ -174,10 +238,15 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 ids: &[S],
             ) -> $crate::RsmqResult<u64> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .delete_message_batch(&mut *con, qname, ids)
-                    .await
+                let span =
+                    $crate::observe::op_span!("delete_message_batch", qname, count = ids.len());
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .delete_message_batch(&mut *con, qname, ids)
+                        .await
+                })
+                .await
             }
 
             async fn change_message_visibility_batch<S: AsRef<str> + Sync>(
@@ -186,10 +255,18 @@ macro_rules! impl_rsmq_connection {
                 ids: &[S],
                 vt: ::std::time::Duration,
             ) -> $crate::RsmqResult<u64> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .change_message_visibility_batch(&mut *con, qname, ids, vt)
-                    .await
+                let span = $crate::observe::op_span!(
+                    "change_message_visibility_batch",
+                    qname,
+                    count = ids.len()
+                );
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .change_message_visibility_batch(&mut *con, qname, ids, vt)
+                        .await
+                })
+                .await
             }
 
             async fn move_message(
@@ -198,10 +275,15 @@ macro_rules! impl_rsmq_connection {
                 message_id: &str,
                 dst: &str,
             ) -> $crate::RsmqResult<bool> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .move_message(&mut *con, src, message_id, dst)
-                    .await
+                let span =
+                    $crate::observe::op_span!("move_message", src, id = message_id, to = dst);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .move_message(&mut *con, src, message_id, dst)
+                        .await
+                })
+                .await
             }
 
             async fn receive_message_or_dlq<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
@@ -211,15 +293,28 @@ macro_rules! impl_rsmq_connection {
                 dlq: &str,
                 max_receives: u64,
             ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
-                let mut con = self.conn().await?;
-                self.engine
-                    .receive_message_or_dlq(&mut *con, qname, vt, dlq, max_receives)
-                    .await
+                let span = $crate::observe::op_span!("receive_message_or_dlq", qname, dlq = dlq);
+                $crate::observe::traced(span.clone(), async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .receive_message_or_dlq(&mut *con, qname, vt, dlq, max_receives)
+                        .await
+                })
+                .await
+                .inspect(|m| {
+                    if let Some(m) = m {
+                        $crate::observe::record_id(&span, &m.id);
+                    }
+                })
             }
 
             async fn redrive(&self, dlq: &str, dst: &str, max: u32) -> $crate::RsmqResult<u64> {
-                let mut con = self.conn().await?;
-                self.engine.redrive(&mut *con, dlq, dst, max).await
+                let span = $crate::observe::op_span!("redrive", dlq, to = dst, count = max);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.redrive(&mut *con, dlq, dst, max).await
+                })
+                .await
             }
 
             async fn receive_message_wait<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>>>(
@@ -228,9 +323,18 @@ macro_rules! impl_rsmq_connection {
                 vt: Option<::std::time::Duration>,
                 wait: ::std::time::Duration,
             ) -> $crate::RsmqResult<Option<$crate::RsmqMessage<E>>> {
-                self.waiter
-                    .receive(&self.engine, || self.conn(), qname, vt, wait)
-                    .await
+                let span = $crate::observe::op_span!("receive_message_wait", qname);
+                $crate::observe::traced(
+                    span.clone(),
+                    self.waiter
+                        .receive(&self.engine, || self.conn(), qname, vt, wait),
+                )
+                .await
+                .inspect(|m| {
+                    if let Some(m) = m {
+                        $crate::observe::record_id(&span, &m.id);
+                    }
+                })
             }
 
             async fn peek_messages<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>> + Send>(
@@ -238,13 +342,21 @@ macro_rules! impl_rsmq_connection {
                 qname: &str,
                 max: u32,
             ) -> $crate::RsmqResult<Vec<$crate::RsmqMessage<E>>> {
-                let mut con = self.conn().await?;
-                self.engine.peek_messages(&mut *con, qname, max).await
+                let span = $crate::observe::op_span!("peek_messages", qname, count = max);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.peek_messages(&mut *con, qname, max).await
+                })
+                .await
             }
 
             async fn purge_queue(&self, qname: &str) -> $crate::RsmqResult<u64> {
-                let mut con = self.conn().await?;
-                self.engine.purge_queue(&mut *con, qname).await
+                let span = $crate::observe::op_span!("purge_queue", qname);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.purge_queue(&mut *con, qname).await
+                })
+                .await
             }
         }
     };

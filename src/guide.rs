@@ -75,3 +75,8 @@ pub mod security {}
 ///
 #[doc = include_str!("../docs/guide/redis_server.md")]
 pub mod redis_server {}
+
+/// What the client reports through `tracing`: spans per operation and warnings.
+///
+#[doc = include_str!("../docs/guide/observability.md")]
+pub mod observability {}

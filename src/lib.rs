@@ -14,6 +14,7 @@ mod id;
 mod json;
 mod keys;
 mod message;
+mod observe;
 mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
