@@ -344,6 +344,50 @@ pub async fn redis_now_ms() -> u64 {
     s * 1000 + us / 1000
 }
 
+/// Waits until a realtime subscriber of namespace `ns` listens on the server at `url` (a
+/// client's long-polling subscriber, started by its first wait): a `PUBLISH` on one of the
+/// namespace's channels reaches it. The channel is no queue's, so no waiter wakes.
+pub async fn subscribed(url: &str, ns: &str) {
+    let mut con = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let receivers: u64 = redis::cmd("PUBLISH")
+            .arg(format!("{ns}:rt:subscriber-probe"))
+            .arg("probe")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if receivers > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no realtime subscriber for {ns}:rt:* after 10 s"
+        );
+        // Any runtime: the smol tests use this too.
+        smol::Timer::after(Duration::from_millis(10)).await;
+    }
+}
+
+/// Checks a timing claim whose failing path can never take less than `bound` (a fallback
+/// poll, a whole wait): `attempt` measures one try; passes at the first try under `bound`,
+/// fails after three. A stall of a loaded machine may spoil a try; a bug spoils every one.
+pub async fn under(bound: Duration, what: &str, mut attempt: impl AsyncFnMut() -> Duration) {
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let took = attempt().await;
+        if took < bound {
+            return;
+        }
+        tries.push(took);
+    }
+    panic!("{what}: no try took less than {bound:?}: {tries:?}");
+}
+
 /// What the behaviour suite needs of a client.
 pub trait Client: rsmq_async::RsmqConnection + Clone + Send + Sync + 'static {}
 impl<T: rsmq_async::RsmqConnection + Clone + Send + Sync + 'static> Client for T {}
