@@ -384,6 +384,12 @@ pub async fn under(bound: Duration, what: &str, mut attempt: impl AsyncFnMut() -
             return;
         }
         tries.push(took);
+        // Past the test harness' capture: a spoiled try is worth seeing even on a pass.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{what}: a try took {took:?}, not under {bound:?}; trying again"
+        );
     }
     panic!("{what}: no try took less than {bound:?}: {tries:?}");
 }
