@@ -132,9 +132,14 @@ pub fn start_server(extra: &[&str]) -> Result<Server, String> {
                     _watchdog: Some(Mutex::new((child, stdin))),
                 })
             }
-            Ready::PortTaken(log) | Ready::No(log) => {
+            // Another process took the port meanwhile: try another.
+            Ready::PortTaken(log) => {
                 let _ = child.kill();
                 last_err = format!("redis-server did not start on port {port}:\n{log}");
+            }
+            Ready::No(log) => {
+                let _ = child.kill();
+                return Err(format!("redis-server did not start:\n{log}"));
             }
         }
     }
