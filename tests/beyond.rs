@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Client;
-use rsmq_async::{RsmqConnection, RsmqError, RsmqOptions, MAX_BATCH};
+use rsmq_async::{RsmqConnection, RsmqError, RsmqOptions, FALLBACK_POLL, MAX_BATCH};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -557,61 +557,82 @@ async fn long_poll_returns_none_after_the_wait<C: Client>(rsmq: C, _ns: String) 
             .await,
         Err(RsmqError::QueueNotFound)
     ));
-    rsmq.send_message("q", "ready", None).await.unwrap();
-    let start = Instant::now();
-    let m = rsmq
-        .receive_message_wait::<String>("q", None, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(m.unwrap().message, "ready");
-    assert!(start.elapsed() < 500 * MS);
+    // A message that is there is returned at once: a waiter that slept first would take at
+    // least the fallback poll.
+    common::under(FALLBACK_POLL, "a ready message", async || {
+        rsmq.send_message("q", "ready", None).await.unwrap();
+        let start = Instant::now();
+        let m = rsmq
+            .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        assert_eq!(m.unwrap().message, "ready");
+        took
+    })
+    .await;
 }
 
 async fn long_poll_wakes_when_a_delayed_message_becomes_due<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
-    // No realtime publish, and due before the fallback poll would look again.
-    rsmq.send_message("q", "soon", Some(120 * MS))
-        .await
-        .unwrap();
-    let start = Instant::now();
-    let m = rsmq
-        .receive_message_wait::<String>("q", None, Duration::from_secs(5))
-        .await
-        .unwrap();
-    let took = start.elapsed();
-    assert_eq!(m.unwrap().message, "soon");
-    assert!(took >= 100 * MS && took < 400 * MS, "woke after {took:?}");
+    // No realtime publish: the waiter wakes when the message is due, 120 ms after the send.
+    // Its first look comes after the send, so the fallback poll would look again no sooner
+    // than FALLBACK_POLL after `start`.
+    common::under(FALLBACK_POLL, "woken when due", async || {
+        let start = Instant::now();
+        let id = rsmq
+            .send_message("q", "soon", Some(120 * MS))
+            .await
+            .unwrap();
+        let m = rsmq
+            .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        let took = start.elapsed();
+        assert_eq!(m.id, id);
+        // Due 120 ms after a send that began after `start` (less a millisecond of score
+        // rounding, and some slack between Redis' clock and ours).
+        assert!(took >= 110 * MS, "received {took:?} after the send");
+        assert!(rsmq.delete_message("q", &id).await.unwrap());
+        took
+    })
+    .await;
 }
 
 async fn long_poll_wakes_on_a_realtime_send<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let producer = rsmq_async::Rsmq::new(RsmqOptions {
         realtime: true,
-        ns,
+        ns: ns.clone(),
         ..common::options("producer")
     })
     .await
     .unwrap();
-    // Warm up: the first wait opens the subscriber connection.
-    rsmq.receive_message_wait::<String>("q", None, 100 * MS)
+    // The first wait starts the subscriber; the sends below come once it listens.
+    rsmq.receive_message_wait::<String>("q", None, MS)
         .await
         .unwrap();
-    let sender = tokio::spawn(async move {
-        tokio::time::sleep(150 * MS).await;
-        producer.send_message("q", "now", None).await.unwrap();
-        Instant::now()
-    });
-    let m = rsmq
-        .receive_message_wait::<String>("q", None, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let received = Instant::now();
-    let sent = sender.await.unwrap();
-    assert_eq!(m.unwrap().message, "now");
-    // Well before the fallback poll (500 ms) would have found it.
-    assert!(
-        received.duration_since(sent) < 300 * MS,
-        "{:?}",
-        received.duration_since(sent)
-    );
+    common::subscribed(&common::server().url(), &ns).await;
+    // The send comes 100 ms into the wait. Were the notification lost, the fallback poll
+    // would find the message no sooner than FALLBACK_POLL after `start`.
+    common::under(FALLBACK_POLL, "woken by the realtime send", async || {
+        let producer = producer.clone();
+        let start = Instant::now();
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(100 * MS).await;
+            producer.send_message("q", "now", None).await.unwrap()
+        });
+        let m = rsmq
+            .receive_message_wait::<String>("q", None, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        let took = start.elapsed();
+        let id = sender.await.unwrap();
+        assert_eq!((m.id.as_str(), m.message.as_str()), (id.as_str(), "now"));
+        assert!(rsmq.delete_message("q", &id).await.unwrap());
+        took
+    })
+    .await;
 }

@@ -27,7 +27,7 @@ mod pooled {
 
     #[tokio::test]
     async fn an_exhausted_pool_is_a_clear_timeout_error() {
-        let server = common::start_server(&["--enable-debug-command", "yes"]).unwrap();
+        let server = common::start_server(&[]).unwrap();
         let opts = private_options(&server, "exhausted");
         let pool = PoolOptions {
             max_size: Some(1),
@@ -37,27 +37,41 @@ mod pooled {
             .await
             .unwrap();
         rsmq.create_queue("q", None, None, None).await.unwrap();
-        // Stall the server so the one connection stays checked out.
-        let slow = tokio::spawn(async move {
-            let client = redis::Client::open(server.url()).unwrap();
-            let mut con = client.get_multiplexed_async_connection().await.unwrap();
-            let _: () = redis::cmd("DEBUG")
-                .arg("SLEEP")
-                .arg("0.4")
-                .query_async(&mut con)
-                .await
-                .unwrap();
-            server
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+        // Hold every write (scripts included) until we unpause.
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(60_000)
+            .arg("WRITE")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
         let busy = rsmq.clone();
         let holder = tokio::spawn(async move { busy.send_message("q", "a", None).await });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Once its script waits in Redis, the one connection is checked out.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("clients")
+                .query_async(&mut admin)
+                .await
+                .unwrap();
+            if info.lines().any(|l| l.trim() == "blocked_clients:1") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the send never came");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let err = rsmq.send_message("q", "b", None).await.unwrap_err();
         assert!(matches!(err, RsmqError::PoolTimedOut), "{err:?}");
         assert!(err.to_string().contains("checkout timeout"));
+        let _: () = redis::cmd("CLIENT")
+            .arg("UNPAUSE")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
         holder.await.unwrap().unwrap();
-        let _server = slow.await.unwrap();
         assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().totalsent, 1);
     }
 
@@ -195,31 +209,39 @@ fn the_async_client_runs_on_smol() {
         assert_eq!(m.message, "on smol");
         assert!(rsmq.delete_message("q", &m.id).await.unwrap());
 
-        // Long polling on smol: woken by a realtime producer, well before the fallback poll.
-        let producer_opts = RsmqOptions {
+        // Long polling on smol: woken by a realtime producer, before the fallback poll.
+        let producer = rsmq_async::Rsmq::new(RsmqOptions {
             realtime: true,
-            ns: opts.ns.clone(),
             ..opts.clone()
-        };
-        rsmq.receive_message_wait::<String>("q", None, Duration::from_millis(50))
+        })
+        .await
+        .unwrap();
+        // The first wait starts the subscriber; the sends below come once it listens.
+        rsmq.receive_message_wait::<String>("q", None, Duration::from_millis(1))
             .await
             .unwrap();
-        let start = std::time::Instant::now();
-        let producer = std::thread::spawn(move || {
-            smol::block_on(async {
-                let p = rsmq_async::Rsmq::new(producer_opts).await.unwrap();
-                smol::Timer::after(Duration::from_millis(150)).await;
-                p.send_message("q", "wake", None).await.unwrap();
-            })
-        });
-        let m = rsmq
-            .receive_message_wait::<String>("q", None, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let waited = start.elapsed();
-        producer.join().unwrap();
-        assert_eq!(m.unwrap().message, "wake");
-        assert!(waited < Duration::from_millis(450), "woke after {waited:?}");
+        common::subscribed(&common::server().url(), &opts.ns).await;
+        // The send comes 100 ms into the wait. Were the notification lost, the fallback poll
+        // would find the message no sooner than FALLBACK_POLL after `start`.
+        common::under(rsmq_async::FALLBACK_POLL, "woken on smol", async || {
+            let producer = producer.clone();
+            let start = std::time::Instant::now();
+            let sender = smol::spawn(async move {
+                smol::Timer::after(Duration::from_millis(100)).await;
+                producer.send_message("q", "wake", None).await.unwrap()
+            });
+            let m = rsmq
+                .receive_message_wait::<String>("q", None, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .unwrap();
+            let took = start.elapsed();
+            let id = sender.await;
+            assert_eq!((m.id.as_str(), m.message.as_str()), (id.as_str(), "wake"));
+            assert!(rsmq.delete_message("q", &id).await.unwrap());
+            took
+        })
+        .await;
     });
 }
 

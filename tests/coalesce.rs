@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
 use std::task::Context;
@@ -230,17 +230,150 @@ async fn realtime_publishes_once_per_coalesced_send() {
 
 #[tokio::test]
 async fn coalescing_can_be_turned_off() {
-    let opts: RsmqOptions = format!("{}?coalesce=false", common::server().url())
-        .parse()
-        .unwrap();
-    assert!(!opts.coalesce);
     assert!(RsmqOptions::default().coalesce);
+    // A server of its own, so the call counts are this test's alone.
+    let server = common::OwnedServer::start(&[]);
+    let opts: RsmqOptions = format!("{}?coalesce=false", server.url()).parse().unwrap();
+    assert!(!opts.coalesce);
     let ns = common::namespace("coalesce_off");
     let rsmq = Rsmq::new(RsmqOptions { ns, ..opts }).await.unwrap();
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     rsmq.create_queue("q", None, None, None).await.unwrap();
-    let sent = join_all((0..20).map(|i| rsmq.send_message("q", format!("m{i}"), None))).await;
-    assert!(sent.iter().all(Result::is_ok));
-    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 20);
+    // Load the scripts, so that each call below is one EVALSHA.
+    let id = rsmq.send_message("q", "warm-up", None).await.unwrap();
+    rsmq.receive_message::<String>("q", None).await.unwrap();
+    assert!(rsmq.delete_message("q", &id).await.unwrap());
+
+    // Concurrent calls, each its own round trip: a script per send and per receive, a
+    // MULTI/EXEC per delete.
+    let n = 20;
+    let scripts = async |con: &mut _| calls(con, "evalsha").await + calls(con, "eval").await;
+    let before = scripts(&mut con).await;
+    let sent = join_all((0..n).map(|i| rsmq.send_message("q", format!("m{i}"), None))).await;
+    let ids: Vec<String> = sent.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        scripts(&mut con).await - before,
+        n,
+        "script calls for {n} sends"
+    );
+
+    let before = scripts(&mut con).await;
+    let got = join_all((0..n).map(|_| rsmq.receive_message::<String>("q", None))).await;
+    assert!(got.iter().all(|m| matches!(m, Ok(Some(_)))));
+    assert_eq!(
+        scripts(&mut con).await - before,
+        n,
+        "script calls for {n} receives"
+    );
+
+    let before = calls(&mut con, "exec").await;
+    let deleted = join_all(ids.iter().map(|id| rsmq.delete_message("q", id))).await;
+    assert!(deleted.into_iter().all(|d| d.unwrap()));
+    assert_eq!(
+        calls(&mut con, "exec").await - before,
+        n,
+        "EXECs for {n} deletes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_coalesced_from_several_threads_each_get_their_own_result() {
+    let (rsmq, _ns) = common::rsmq("coalesce_threads").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    const TASKS: usize = 8;
+    const ROUNDS: usize = 5;
+    const PER: usize = 100;
+    const N: usize = TASKS * ROUNDS * PER;
+
+    // Sends: tasks on both threads send rounds of concurrent bodies to one queue (up to
+    // 800 at once, more than one batch holds).
+    let sending = (0..TASKS).map(|t| {
+        let rsmq = rsmq.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for round in 0..ROUNDS {
+                let bodies: Vec<String> = (0..PER).map(|i| format!("{t}:{round}:{i}")).collect();
+                let ids = join_all(
+                    bodies
+                        .iter()
+                        .map(|b| rsmq.send_message("q", b.as_str(), None)),
+                )
+                .await;
+                mine.extend(ids.into_iter().map(Result::unwrap).zip(bodies));
+            }
+            mine
+        })
+    });
+    let mut sent = HashMap::new();
+    for task in join_all(sending).await {
+        for (id, body) in task.unwrap() {
+            assert!(sent.insert(id, body).is_none(), "an id returned twice");
+        }
+    }
+    assert_eq!(sent.len(), N);
+
+    // Receives: each message goes to exactly one caller, under the id its send returned.
+    let receiving = (0..TASKS).map(|_| {
+        let rsmq = rsmq.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got =
+                    join_all((0..PER).map(|_| rsmq.receive_message::<String>("q", None))).await;
+                let got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+                let empty = got.iter().any(Option::is_none);
+                mine.extend(got.into_iter().flatten());
+                if empty {
+                    return mine; // nothing was left to receive
+                }
+            }
+        })
+    });
+    let mut received = HashSet::new();
+    for task in join_all(receiving).await {
+        for m in task.unwrap() {
+            assert_eq!(
+                Some(&m.message),
+                sent.get(&m.id),
+                "{} has another body",
+                m.id
+            );
+            assert_eq!(m.rc, 1);
+            assert!(received.insert(m.id), "a message received twice");
+        }
+    }
+    assert_eq!(received.len(), N);
+
+    // Deletes: every id twice, from two tasks; exactly one of the two finds it.
+    let ids: Vec<String> = sent.into_keys().collect();
+    let chunks: Vec<Vec<String>> = ids.chunks(N / TASKS).map(<[String]>::to_vec).collect();
+    let deleting = (0..TASKS).map(|t| {
+        let rsmq = rsmq.clone();
+        let mine: Vec<String> = [chunks[t].as_slice(), &chunks[(t + 1) % TASKS]].concat();
+        tokio::spawn(async move {
+            let found = join_all(mine.iter().map(|id| rsmq.delete_message("q", id))).await;
+            mine.into_iter()
+                .zip(found)
+                .filter_map(|(id, found)| found.unwrap().then_some(id))
+                .collect::<Vec<_>>()
+        })
+    });
+    let mut deleted = HashSet::new();
+    for task in join_all(deleting).await {
+        for id in task.unwrap() {
+            assert!(deleted.insert(id), "a message deleted twice");
+        }
+    }
+    assert_eq!(deleted.len(), N);
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!(
+        (attrs.totalsent, attrs.totalrecv, attrs.msgs),
+        (N as u64, N as u64, 0)
+    );
 }
 
 #[tokio::test]

@@ -144,19 +144,59 @@ async fn an_acl_user_limited_to_the_namespace_can_do_everything_and_no_more() {
     .await
     .unwrap();
     rsmq.create_queue("rt", None, None, None).await.unwrap();
-    rsmq.receive_message_wait::<String>("rt", None, Duration::from_millis(50))
+    // The first wait starts the subscriber: its PSUBSCRIBE, as the ACL user, is allowed.
+    rsmq.receive_message_wait::<String>("rt", None, Duration::from_millis(1))
         .await
         .unwrap();
-    let send = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        producer.send_message("rt", "ping", None).await.unwrap();
-    });
-    let m = rsmq
-        .receive_message_wait::<String>("rt", None, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(m.unwrap().message, "ping");
-    send.await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let numpat: u64 = redis::cmd("PUBSUB")
+            .arg("NUMPAT")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        let subscriber = clients
+            .lines()
+            .any(|c| c.contains(" psub=1 ") && c.contains(" user=worker "));
+        if numpat == 1 && subscriber {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ACL user's subscriber is not in place: NUMPAT {numpat}, clients:\n{clients}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The send comes 100 ms into the wait. Were the notification lost, the fallback poll
+    // would find the message no sooner than FALLBACK_POLL after `start`.
+    common::under(
+        rsmq_async::FALLBACK_POLL,
+        "woken under the ACL",
+        async || {
+            let producer = producer.clone();
+            let start = std::time::Instant::now();
+            let send = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                producer.send_message("rt", "ping", None).await.unwrap()
+            });
+            let m = rsmq
+                .receive_message_wait::<String>("rt", None, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .unwrap();
+            let took = start.elapsed();
+            let id = send.await.unwrap();
+            assert_eq!((m.id.as_str(), m.message.as_str()), (id.as_str(), "ping"));
+            assert!(rsmq.delete_message("rt", &id).await.unwrap());
+            took
+        },
+    )
+    .await;
 
     // Outside the namespace: refused.
     let other = Rsmq::new(RsmqOptions {

@@ -1,13 +1,27 @@
 //! Test harness: one real `redis-server` per test binary, one namespace per test.
 //!
-//! The server is started on a free port with no persistence, the first time a test asks for
-//! it, and dies with the test binary (a shell watchdog kills it when our stdin pipe closes).
-//! `REDIS_URL` points the tests at another server instead.
+//! Two environment variables choose the server:
+//! - `RSMQ_TEST_REDIS_SERVER`: the `redis-server` binary the tests start, a path or a name
+//!   looked up on `PATH` (default: `redis-server`). Every server the harness starts uses it:
+//!   the shared one, [`start_server`] and [`OwnedServer`].
+//! - `REDIS_URL` (`redis://host:port/` or `host:port`): the shared server is this running
+//!   one instead of a private one. Tests that need a server of their own ([`start_server`],
+//!   [`OwnedServer`]) still start it from `RSMQ_TEST_REDIS_SERVER`.
+//!
+//! A started server listens on 127.0.0.1 with no persistence (unless a test asks for it).
+//! Its port lies below the range the OS hands out to outgoing connections and `bind(0)`, and
+//! a port is handed out once per test binary, so a server that a test kills and restarts
+//! finds its port free. The harness waits for the server's own "Ready to accept
+//! connections" log line (never a server of someone else that answers on the port). The
+//! shared server dies with the test binary (a shell watchdog kills it when our stdin pipe
+//! closes).
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -49,19 +63,56 @@ pub fn server() -> &'static Server {
     })
 }
 
+/// The `redis-server` binary: `RSMQ_TEST_REDIS_SERVER`, else `redis-server` on `PATH`.
+pub fn redis_server_binary() -> String {
+    std::env::var("RSMQ_TEST_REDIS_SERVER")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "redis-server".into())
+}
+
+/// Why [`redis_server_binary`] cannot run, if it cannot be found.
+fn missing_redis() -> Option<String> {
+    let bin = redis_server_binary();
+    let found = if bin.contains('/') {
+        std::path::Path::new(&bin).is_file()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(&bin).is_file()))
+    };
+    (!found).then(|| {
+        format!(
+            "`{bin}` was not found. Install Redis (Debian/Ubuntu: `apt-get install \
+             redis-server`, macOS: `brew install redis`), or set \
+             RSMQ_TEST_REDIS_SERVER=/path/to/redis-server, or REDIS_URL=redis://host:port to \
+             use a running server for the shared tests."
+        )
+    })
+}
+
+/// How long a server may take to say it is ready (an AOF reload included).
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Starts a private `redis-server` with extra arguments (for tests that stop or reconfigure
 /// it). It dies when the returned `Server` is dropped or the test binary exits.
 pub fn start_server(extra: &[&str]) -> Result<Server, String> {
+    if let Some(why) = missing_redis() {
+        return Err(why);
+    }
     let mut last_err = String::new();
     for _ in 0..5 {
         let port = free_port();
         let mut child = match Command::new("sh")
             .arg("-c")
-            // Start redis, then wait for our pipe to close (we exited) and kill it.
-            .arg(r#"redis-server "$@" & p=$!; echo started; cat >/dev/null; kill $p 2>/dev/null; wait $p"#)
-            .arg("sh")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            // Start redis; a watchdog kills it when our pipe closes (we exited). Say when
+            // redis exits, so a failed start is seen at once.
+            .arg(
+                r#"exec 3<&0; "$0" "$@" & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) &
+                wait $p; echo "rsmq-test: redis-server exited with status $?""#,
+            )
+            .arg(redis_server_binary())
+            .args(server_args(port, &std::env::temp_dir()))
+            .args(["--appendonly", "no"])
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -72,73 +123,135 @@ pub fn start_server(extra: &[&str]) -> Result<Server, String> {
             Err(e) => return Err(format!("cannot run sh: {e}")),
         };
         let stdin = child.stdin.take().expect("piped stdin");
-        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if ping(port) {
-                // Keep draining redis' stdout so it never blocks on a full pipe.
-                std::thread::spawn(move || {
-                    let mut sink = Vec::new();
-                    let _ = out.read_to_end(&mut sink);
-                });
+        let out = child.stdout.take().expect("piped stdout");
+        match wait_ready(out, &mut child) {
+            Ready::Yes => {
                 return Ok(Server {
                     host: "127.0.0.1".into(),
                     port,
                     _watchdog: Some(Mutex::new((child, stdin))),
-                });
+                })
             }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
+            // Another process took the port meanwhile: try another.
+            Ready::PortTaken(log) => {
+                let _ = child.kill();
+                last_err = format!("redis-server did not start on port {port}:\n{log}");
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let mut rest = String::new();
-        let _ = out.read_to_string(&mut rest);
-        last_err = if rest.contains("redis-server: not found")
-            || rest.is_empty() && which_redis().is_none()
-        {
-            "redis-server is not on PATH. Install it (Debian/Ubuntu: `apt-get install redis-server`, \
-             macOS: `brew install redis`) or set REDIS_URL=redis://host:port to use a running server."
-                .into()
-        } else {
-            format!("redis-server did not start on port {port}: {rest}")
-        };
-        if which_redis().is_none() {
-            break;
+            Ready::No(log) => {
+                let _ = child.kill();
+                return Err(format!("redis-server did not start:\n{log}"));
+            }
         }
     }
     Err(last_err)
 }
 
-fn which_redis() -> Option<()> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .any(|d| d.join("redis-server").is_file())
-        .then_some(())
+/// The arguments every started server gets.
+fn server_args(port: u16, dir: &std::path::Path) -> Vec<String> {
+    let port = port.to_string();
+    let dir = dir.to_string_lossy().into_owned();
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        &dir,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+/// How a server start went.
+enum Ready {
+    Yes,
+    /// Another process listens on the port: try again, later or elsewhere.
+    PortTaken(String),
+    /// It exited or never got ready; its log so far.
+    No(String),
 }
 
-fn ping(port: u16) -> bool {
-    use std::io::Write;
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
+/// Waits for the server writing its log to `out` to be ready. Drains `out` in the
+/// background for the life of the server, so the server never blocks on a full pipe.
+fn wait_ready(out: impl Read + Send + 'static, child: &mut Child) -> Ready {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut log = String::new();
+    let mut port_taken = false;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(line) => {
+                if line.contains("Ready to accept connections") {
+                    return Ready::Yes;
+                }
+                port_taken |= line.contains("Address already in use");
+                let exited = line.starts_with("rsmq-test: redis-server exited");
+                log.push_str(&line);
+                log.push('\n');
+                if exited {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
     }
-    // A server with a password answers -NOAUTH: it is up all the same.
-    let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || buf.starts_with(b"-NOAUTH"))
+    // Whatever else it said before it went.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+        port_taken |= line.contains("Address already in use");
+        log.push_str(&line);
+        log.push('\n');
+    }
+    if port_taken {
+        Ready::PortTaken(log)
+    } else {
+        Ready::No(log)
+    }
+}
+
+/// Ports handed out in this process; each only once.
+static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// A port for a server: free now, never handed out before in this process, and below the
+/// range the OS picks ports from for outgoing connections and `bind(0)`.
+fn free_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .min(32768);
+    let mut ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let ports = ports.get_or_insert_with(HashSet::new);
+    if ephemeral_low >= 12_000 {
+        for _ in 0..1000 {
+            let port = fastrand::u16(10_000..ephemeral_low);
+            if ports.insert(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    // No room below the ephemeral range: let the OS pick.
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free port");
+        if ports.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A fresh namespace for one test.
@@ -234,6 +347,56 @@ pub async fn redis_now_ms() -> u64 {
     let mut con = raw().await;
     let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
     s * 1000 + us / 1000
+}
+
+/// Waits until a realtime subscriber of namespace `ns` listens on the server at `url` (a
+/// client's long-polling subscriber, started by its first wait): a `PUBLISH` on one of the
+/// namespace's channels reaches it. The channel is no queue's, so no waiter wakes.
+pub async fn subscribed(url: &str, ns: &str) {
+    let mut con = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let receivers: u64 = redis::cmd("PUBLISH")
+            .arg(format!("{ns}:rt:subscriber-probe"))
+            .arg("probe")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if receivers > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no realtime subscriber for {ns}:rt:* after 10 s"
+        );
+        // Any runtime: the smol tests use this too.
+        smol::Timer::after(Duration::from_millis(10)).await;
+    }
+}
+
+/// Checks a timing claim whose failing path can never take less than `bound` (a fallback
+/// poll, a whole wait): `attempt` measures one try; passes at the first try under `bound`,
+/// fails after three. A stall of a loaded machine may spoil a try; a bug spoils every one.
+pub async fn under(bound: Duration, what: &str, mut attempt: impl AsyncFnMut() -> Duration) {
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let took = attempt().await;
+        if took < bound {
+            return;
+        }
+        tries.push(took);
+        // Past the test harness' capture: a spoiled try is worth seeing even on a pass.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{what}: a try took {took:?}, not under {bound:?}; trying again"
+        );
+    }
+    panic!("{what}: no try took less than {bound:?}: {tries:?}");
 }
 
 /// What the behaviour suite needs of a client.
@@ -461,6 +624,9 @@ impl OwnedServer {
     /// Starts a server with extra arguments (for example `["--appendonly", "yes",
     /// "--appendfsync", "always"]`). Persistence is off unless the arguments turn it on.
     pub fn start(extra: &[&str]) -> OwnedServer {
+        if let Some(why) = missing_redis() {
+            panic!("{why}");
+        }
         let dir = std::env::temp_dir().join(format!(
             "rsmq-test-{}-{}",
             std::process::id(),
@@ -468,54 +634,56 @@ impl OwnedServer {
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut server = OwnedServer {
-            port: free_port(),
+            port: 0,
             dir,
             args: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
-        server.restart();
-        server
+        for _ in 0..5 {
+            server.port = free_port();
+            match server.launch() {
+                Ready::Yes => return server,
+                Ready::PortTaken(_) => continue, // someone else's server: another port
+                Ready::No(log) => panic!("redis-server did not start:\n{log}"),
+            }
+        }
+        panic!("redis-server found no free port");
     }
 
-    /// Starts the server again (after [`kill`](Self::kill)) and waits until it answers.
+    /// Starts the server again (after [`kill`](Self::kill)) on its port and waits until it
+    /// is ready. Waits out another process holding the port for a while.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &self.port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(["--dir", &self.dir.to_string_lossy()])
-                .args(&self.args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server on PATH");
-            self.child = Some(child);
-            while Instant::now() < deadline {
-                if ping(self.port) {
-                    return;
+            match self.launch() {
+                Ready::Yes => return,
+                Ready::PortTaken(log) if Instant::now() > deadline => {
+                    panic!("port {} stayed taken; redis-server said:\n{log}", self.port)
                 }
-                if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                    break; // exited (port still held by the old process?): try again
-                }
-                std::thread::sleep(Duration::from_millis(10));
+                Ready::PortTaken(_) => std::thread::sleep(Duration::from_millis(50)),
+                Ready::No(log) => panic!("redis-server did not restart:\n{log}"),
             }
-            self.kill();
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not restart on port {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Runs the server once and waits until it is ready; if it is not, kills it.
+    fn launch(&mut self) -> Ready {
+        let mut child = Command::new(redis_server_binary())
+            .args(server_args(self.port, &self.dir))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", redis_server_binary()));
+        let out = child.stdout.take().expect("piped stdout");
+        let ready = wait_ready(out, &mut child);
+        self.child = Some(child);
+        if !matches!(ready, Ready::Yes) {
+            self.kill();
+        }
+        ready
     }
 
     /// Kills the server with SIGKILL, as a crash would.
