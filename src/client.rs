@@ -127,6 +127,10 @@ impl Rsmq {
 
     /// Uses a connection you made yourself. `ns` defaults to `rsmq`.
     ///
+    /// Sends nothing: the connection is used as it is, with its own timeouts, and is not
+    /// replaced when it breaks. (It is `async` and returns a `Result`, as in rsmq_async 18,
+    /// so code written for 18 compiles unchanged.)
+    ///
     /// Such a client cannot open the subscriber connection of long polling, so its
     /// [`receive_message_wait`](crate::RsmqConnection::receive_message_wait) relies on
     /// timers alone (it wakes at the next message's due time or every
@@ -138,20 +142,20 @@ impl Rsmq {
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = redis::Client::open("redis://127.0.0.1/")?;
     /// let conn = client.get_multiplexed_async_connection().await?;
-    /// let rsmq = Rsmq::new_with_connection(conn, false, Some("app"));
+    /// let rsmq = Rsmq::new_with_connection(conn, false, Some("app")).await?;
     /// # Ok(()) }
     /// ```
-    pub fn new_with_connection(
+    pub async fn new_with_connection(
         connection: MultiplexedConnection,
         realtime: bool,
         ns: Option<&str>,
-    ) -> Rsmq {
+    ) -> RsmqResult<Rsmq> {
         let ns = ns.unwrap_or("rsmq");
-        Rsmq {
+        Ok(Rsmq {
             connection: Connection::Multiplexed(connection),
             engine: Engine::new(ns, realtime).coalescing(true),
             waiter: Arc::new(Waiter::new(None, ns)),
-        }
+        })
     }
 
     /// A connection for one operation: a clone of the shared multiplexed handle.
