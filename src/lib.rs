@@ -32,7 +32,7 @@
 //! - `sync` (default): `RsmqSync` and `RsmqConnectionSync`.
 //! - `smol-comp`: run on smol (with `default-features = false`).
 //! - `tls-rustls`: `rediss://` connections through rustls.
-//! - `serde`: typed JSON messages ([`Json`], `RsmqJsonExt`).
+//! - `serde` (default): typed JSON messages ([`Json`], `RsmqJsonExt`, `RsmqJsonExtSync`).
 //! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
 //!   client cannot share such queues. With it off, nothing is written that the JavaScript
 //!   client would not write.
@@ -63,21 +63,37 @@ mod wait;
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
 pub use connection::RsmqConnection;
-pub use error::{RsmqError, RsmqResult};
+pub use error::{RsmqError, RsmqResult, SharedError};
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use json::{Json, RsmqJsonExt};
+#[cfg(all(feature = "serde", feature = "sync"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "serde", feature = "sync"))))]
+pub use json::RsmqJsonExtSync;
 pub use message::{RedisBytes, RsmqMessage};
 pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
-pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE};
+pub use pool::{
+    PoolOptions, PooledRsmq, RedisConnectionManager, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE,
+};
 pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;
+
+/// Not part of the public API: what the sealed traits [`RsmqConnection`] and
+/// `RsmqConnectionSync` require. Only this crate's clients implement those traits, so that
+/// operations can be added to them without breaking anyone; implementing `Sealed` elsewhere
+/// (as this crate's own tests do, to run one suite against every client) is not covered by
+/// semantic versioning.
+#[doc(hidden)]
+pub mod __private {
+    /// The supertrait that seals [`RsmqConnection`](crate::RsmqConnection).
+    pub trait Sealed {}
+}
 
 /// The Lua source of every script, by operation name, for benchmarks that run them with
 /// `redis-benchmark`. Not part of the stable API.

@@ -111,7 +111,7 @@ mod pooled {
         let err = PooledRsmq::new(opts, PoolOptions::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+        assert!(matches!(err, RsmqError::CannotConnect { .. }), "{err:?}");
     }
 }
 
@@ -289,7 +289,7 @@ mod json {
         let mut bad = std::collections::HashMap::new();
         bad.insert((1, 2), "tuple keys are not JSON");
         let err = rsmq.send_json("q", &bad, None).await.unwrap_err();
-        assert!(matches!(err, RsmqError::CannotEncodeMessage(_)), "{err:?}");
+        assert!(matches!(err, RsmqError::JsonError(_)), "{err:?}");
         assert_eq!(common::snapshot(&ns).await, before);
     }
 
