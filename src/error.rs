@@ -146,7 +146,9 @@ pub enum RsmqError {
     NoConnectionAcquired,
     /// Never returned. Kept so that code written for rsmq_async 18 that names it compiles.
     #[doc(hidden)]
-    #[deprecated(note = "never returned: a body that is not the requested type gives CannotDecodeMessage")]
+    #[deprecated(
+        note = "never returned: a body that is not the requested type gives CannotDecodeMessage"
+    )]
     #[error("Message not string")]
     MessageNotString,
     /// Never returned. Kept so that code written for rsmq_async 18 that names it compiles.

@@ -64,12 +64,12 @@ pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
 pub use connection::RsmqConnection;
 pub use error::{RsmqError, RsmqResult, SharedError};
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use json::{Json, RsmqJsonExt};
 #[cfg(all(feature = "serde", feature = "sync"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "serde", feature = "sync"))))]
 pub use json::RsmqJsonExtSync;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use json::{Json, RsmqJsonExt};
 pub use message::{RedisBytes, RsmqMessage};
 pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]

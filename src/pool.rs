@@ -334,10 +334,7 @@ impl PooledRsmq {
         {
             use bb8::ManageConnection;
             let mut probe = manager.connect().await.map_err(cannot_connect)?;
-            manager
-                .is_valid(&mut probe)
-                .await
-                .map_err(cannot_connect)?;
+            manager.is_valid(&mut probe).await.map_err(cannot_connect)?;
         }
         let pool = builder.build(manager).await.map_err(cannot_connect)?;
         Ok(PooledRsmq {

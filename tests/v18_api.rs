@@ -210,8 +210,11 @@ async fn pooled_rsmq_new_and_new_with_pool() {
     let client = redis::Client::open(common::server().url()).unwrap();
     let manager: RedisConnectionManager = RedisConnectionManager::from_client(client).unwrap();
     println!("{:?}", manager.clone());
-    let pool: bb8::Pool<RedisConnectionManager> =
-        bb8::Pool::builder().max_size(4).build(manager).await.unwrap();
+    let pool: bb8::Pool<RedisConnectionManager> = bb8::Pool::builder()
+        .max_size(4)
+        .build(manager)
+        .await
+        .unwrap();
     {
         let mut conn = pool.get().await.unwrap();
         let conn: &mut redis::aio::MultiplexedConnection = &mut conn;
@@ -300,15 +303,26 @@ async fn json_wrapper_and_extension_trait() {
     let text: Option<RsmqMessage<String>> = rsmq.pop_json::<String>("jobs").await.unwrap();
     assert_eq!(text.unwrap().message, "text");
     assert_eq!(
-        rsmq.pop_json::<Vec<u8>>("jobs").await.unwrap().unwrap().message,
+        rsmq.pop_json::<Vec<u8>>("jobs")
+            .await
+            .unwrap()
+            .unwrap()
+            .message,
         [1, 2, 3]
     );
 
     // Generic over the extension trait, or over `RsmqConnection + Send` as 18's blanket impl
     // required.
     async fn ext<C: RsmqJsonExt>(c: &mut C) -> RsmqResult<String> {
-        c.send_json("jobs", &Job { id: 2, name: "y".into() }, None)
-            .await
+        c.send_json(
+            "jobs",
+            &Job {
+                id: 2,
+                name: "y".into(),
+            },
+            None,
+        )
+        .await
     }
     async fn plain<C: RsmqConnection + Send>(c: &mut C) -> RsmqResult<Option<RsmqMessage<Job>>> {
         c.receive_json::<Job>("jobs", None).await
@@ -416,7 +430,10 @@ fn error_variants_and_result() {
     let redis_err: redis::RedisError = (redis::ErrorKind::Io, "down").into();
     let from: RsmqError = redis_err.into();
     assert_eq!(classify(&from), "redis");
-    assert_eq!(classify(&RsmqError::MissingParameter("qname".into())), "qname");
+    assert_eq!(
+        classify(&RsmqError::MissingParameter("qname".into())),
+        "qname"
+    );
     assert_eq!(classify(&RsmqError::InvalidFormat("id".into())), "id");
     // Errors compare with `==`, as in 18.
     assert_eq!(RsmqError::QueueNotFound, RsmqError::QueueNotFound);
