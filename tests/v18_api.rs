@@ -471,6 +471,26 @@ async fn validation_errors_keep_their_18_variants() {
         rsmq.get_queue_attributes("ghost").await,
         Err(RsmqError::QueueNotFound)
     ));
+    // Where 19 reports what the JavaScript client reports (18's suite asserted otherwise):
+    // arguments are checked before the queue's existence.
+    assert_eq!(
+        rsmq.create_queue("", None, None, None).await,
+        Err(RsmqError::MissingParameter("qname".into()))
+    );
+    assert_eq!(
+        rsmq.set_queue_attributes("ghost", None, None, None).await,
+        Err(RsmqError::NoAttributeSupplied)
+    );
+    assert_eq!(
+        rsmq.change_message_visibility("ghost", "fakeid", Duration::from_secs(5))
+            .await,
+        Err(RsmqError::InvalidFormat("id".into()))
+    );
+    assert_eq!(
+        rsmq.change_message_visibility("ghost", &"a".repeat(32), Duration::from_secs(5))
+            .await,
+        Err(RsmqError::QueueNotFound)
+    );
     // 18 returned the bare bytes; 19 returns the whole message (with its id).
     rsmq.send_message("q", vec![0xffu8], None).await.unwrap();
     match rsmq.receive_message::<String>("q", None).await {
