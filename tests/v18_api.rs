@@ -7,7 +7,10 @@
 //! (`docs/compatibility.md` lists every difference). The worker runtime (`Worker`,
 //! `WorkerBuilder`, `DecodeError`, feature `worker`) is not here yet.
 #![cfg(all(feature = "tokio-comp", feature = "sync", feature = "serde"))]
-#![allow(unused_mut)] // 18's methods took `&mut self`, so 18 code binds clients `mut`.
+#![allow(unused_mut)]
+// 18's methods took `&mut self`, so 18 code binds clients `mut`.
+// Unit results are bound to `()` to check their type; `PoolOptions` is not `Copy` in 18.
+#![allow(clippy::let_unit_value, clippy::clone_on_copy)]
 
 mod common;
 
