@@ -27,6 +27,14 @@
 //! - [`PooledRsmq`] (`tokio-comp`): a pool of connections, for large bodies.
 //! - [`RsmqSync`] (`sync`): blocking, for code without async.
 //!
+//! # Coming from rsmq_async 18
+//! Code written for `rsmq_async` 18 (default features) compiles unchanged, with a few
+//! deliberate exceptions: for example `CannotDecodeMessage` carries the whole message, and
+//! the worker runtime is not here yet. Some behaviour differs on purpose too: queue
+//! attributes are stored in seconds, as the JavaScript client stores them, and
+//! `change_message_visibility` says whether the message existed. The repository's
+//! `docs/compatibility.md` lists every difference.
+//!
 //! # Features
 //! - `tokio-comp` (default): run on Tokio; enables `PooledRsmq`.
 //! - `sync` (default): `RsmqSync` and `RsmqConnectionSync`.

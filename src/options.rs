@@ -10,7 +10,10 @@ use crate::{RsmqError, RsmqResult};
 
 /// How to reach Redis and which namespace to use.
 ///
-/// Build it with struct syntax over [`Default`], or parse a URL:
+/// Build it with struct syntax over [`Default`] (`..Default::default()`), or parse a URL.
+/// Fields may be added in minor releases, always with a default, so a literal that names
+/// every field without `..Default::default()` is the one use a release may break.
+/// Constructors check the options before they connect (`InvalidOptions`).
 ///
 /// ```
 /// use rsmq_async::RsmqOptions;
