@@ -10,7 +10,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 use crate::engine::Engine;
 use crate::facade::Owned;
 use crate::wait::Waiter;
-use crate::{RsmqOptions, RsmqResult};
+use crate::{RsmqError, RsmqOptions, RsmqResult};
 
 /// The Redis connection a client holds: one multiplexed connection that many tasks share.
 #[derive(Clone)]
@@ -102,14 +102,26 @@ impl Rsmq {
     /// let from_url = Rsmq::new("redis://127.0.0.1:6379/0?ns=app".parse()?).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// Fails with `InvalidOptions` (before connecting) when the options cannot work, and with
+    /// [`CannotConnect`](crate::RsmqError::CannotConnect), naming the address, when Redis
+    /// cannot be reached within the connection timeout or refuses the credentials.
     pub async fn new(options: RsmqOptions) -> RsmqResult<Rsmq> {
         let client = options.client()?;
+        let cannot_connect = |source| RsmqError::CannotConnect {
+            addr: options.address(),
+            source,
+        };
         // Fail fast and clearly (within the connection timeout) when Redis is unreachable
         // or refuses the credentials, before the manager starts retrying.
         let mut probe = client
             .get_multiplexed_async_connection_with_config(&options.async_config())
-            .await?;
-        redis::cmd("PING").query_async::<()>(&mut probe).await?;
+            .await
+            .map_err(cannot_connect)?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut probe)
+            .await
+            .map_err(cannot_connect)?;
         drop(probe);
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connection_timeout))
@@ -117,7 +129,9 @@ impl Rsmq {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(2))
             .set_number_of_retries(3);
-        let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let manager = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(cannot_connect)?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
             engine: Engine::new(&options.ns, options.realtime).coalescing(options.coalesce),
@@ -126,6 +140,10 @@ impl Rsmq {
     }
 
     /// Uses a connection you made yourself. `ns` defaults to `rsmq`.
+    ///
+    /// Sends nothing: the connection is used as it is, with its own timeouts, and is not
+    /// replaced when it breaks. (It is `async` and returns a `Result`, as in rsmq_async 18,
+    /// so code written for 18 compiles unchanged.)
     ///
     /// Such a client cannot open the subscriber connection of long polling, so its
     /// [`receive_message_wait`](crate::RsmqConnection::receive_message_wait) relies on
@@ -138,20 +156,20 @@ impl Rsmq {
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = redis::Client::open("redis://127.0.0.1/")?;
     /// let conn = client.get_multiplexed_async_connection().await?;
-    /// let rsmq = Rsmq::new_with_connection(conn, false, Some("app"));
+    /// let rsmq = Rsmq::new_with_connection(conn, false, Some("app")).await?;
     /// # Ok(()) }
     /// ```
-    pub fn new_with_connection(
+    pub async fn new_with_connection(
         connection: MultiplexedConnection,
         realtime: bool,
         ns: Option<&str>,
-    ) -> Rsmq {
+    ) -> RsmqResult<Rsmq> {
         let ns = ns.unwrap_or("rsmq");
-        Rsmq {
+        Ok(Rsmq {
             connection: Connection::Multiplexed(connection),
             engine: Engine::new(ns, realtime).coalescing(true),
             waiter: Arc::new(Waiter::new(None, ns)),
-        }
+        })
     }
 
     /// A connection for one operation: a clone of the shared multiplexed handle.
@@ -164,5 +182,7 @@ impl Rsmq {
         self.engine.coalesces().then(|| self.connection.clone())
     }
 }
+
+impl crate::__private::Sealed for Rsmq {}
 
 crate::facade::impl_rsmq_connection!(Rsmq);

@@ -16,6 +16,10 @@ use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 /// [`pop_message`](Self::pop_message) can lose its message; a dropped receive leaves its
 /// message hidden until `vt`. See [cancel safety](crate::guide::reliability#cancel-safety).
 ///
+/// The trait is sealed: only this crate's clients implement it, so operations can be added
+/// without a breaking release. Its methods are generic, so it cannot be a `dyn` trait object;
+/// write generic code (`C: RsmqConnection`) instead.
+///
 /// Durations: a queue's `vt` and `delay` are stored in whole seconds (as the JavaScript
 /// client reads them), so [`create_queue`](Self::create_queue) and
 /// [`set_queue_attributes`](Self::set_queue_attributes) reject fractions with
@@ -37,7 +41,7 @@ use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 ///     Ok(n)
 /// }
 /// ```
-pub trait RsmqConnection {
+pub trait RsmqConnection: crate::__private::Sealed {
     /// Sets the time at which a message next becomes receivable to now + `vt`.
     ///
     /// Returns whether the message existed. Errors with `QueueNotFound` when the queue does

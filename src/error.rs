@@ -4,6 +4,10 @@
 //! (`Invalid qname format`, `vt must be between 0 and 9999999`, ...), so logs read the
 //! same whichever client wrote them. Errors never contain a password.
 
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use crate::message::RsmqMessage;
 
 /// The result of every operation of this crate.
@@ -25,13 +29,39 @@ pub type RsmqResult<T> = Result<T, RsmqError>;
 /// let err = RsmqError::InvalidValue("vt".into(), "0".into(), "9999999".into());
 /// assert_eq!(err.to_string(), "vt must be between 0 and 9999999");
 /// assert_eq!(RsmqError::QueueNotFound.to_string(), "Queue not found");
+/// assert_eq!(err, RsmqError::InvalidValue("vt".into(), "0".into(), "9999999".into()));
 /// ```
-#[derive(thiserror::Error, Debug, Clone)]
+///
+/// Errors compare equal when they are the same kind with the same contents (`PartialEq`, as
+/// in rsmq_async 18); wrapped errors of other libraries ([`SharedError`]) only equal their
+/// clones.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum RsmqError {
     /// Redis or the connection to it failed (I/O, authentication, timeout, server error).
+    ///
+    /// A client that cannot reach Redis when it is made fails with
+    /// [`CannotConnect`](Self::CannotConnect) instead, which names the address.
     #[error("redis error: {0}")]
     RedisError(#[from] redis::RedisError),
+    /// A client could not connect to Redis when it was made (`Rsmq::new`, `PooledRsmq::new`,
+    /// `RsmqSync::new`/`connect`): nothing listens at `addr`, the connection timed out, or
+    /// Redis refused the credentials. `addr` is `host:port`; it never holds the password.
+    ///
+    /// ```
+    /// use rsmq_async::{redis, RsmqError};
+    ///
+    /// let source = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+    /// let err = RsmqError::CannotConnect { addr: "127.0.0.1:6379".into(), source };
+    /// assert_eq!(err.to_string(), "cannot connect to Redis at 127.0.0.1:6379: connection refused");
+    /// ```
+    #[error("cannot connect to Redis at {addr}: {source}")]
+    CannotConnect {
+        /// The address tried, `host:port`.
+        addr: String,
+        /// Why the connection failed.
+        source: redis::RedisError,
+    },
     /// `set_queue_attributes` was called without any attribute to change.
     #[error("No attribute was supplied")]
     NoAttributeSupplied,
@@ -91,9 +121,17 @@ pub enum RsmqError {
     /// opened.
     #[error("no pooled Redis connection became available within the checkout timeout")]
     PoolTimedOut,
-    /// A message could not be serialized (feature `serde`). Holds the serializer's message.
-    #[error("cannot encode message: {0}")]
-    CannotEncodeMessage(String),
+    /// A value could not be serialized as JSON (feature `serde`): `send_json`,
+    /// [`Json::encode`](crate::Json::encode), or `?` on a `serde_json` result. Nothing was
+    /// sent. (A received body that is not the requested JSON gives
+    /// [`CannotDecodeMessage`](Self::CannotDecodeMessage), which keeps the message.)
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    #[error("cannot encode message as JSON: {0}")]
+    JsonError(#[source] SharedError<serde_json::Error>),
+    /// The blocking client ([`RsmqSync`](crate::RsmqSync)) could not start its Tokio runtime.
+    #[error("cannot start the Tokio runtime of the blocking client: {0}")]
+    TokioStart(#[source] SharedError<std::io::Error>),
     /// The options ask for something this build cannot do (for example TLS without the
     /// `tls-rustls` feature).
     #[error("invalid options: {0}")]
@@ -101,4 +139,86 @@ pub enum RsmqError {
     /// A connection URL could not be parsed. The text never contains the password.
     #[error("invalid Redis URL: {0}")]
     InvalidUrl(String),
+    /// Never returned. Kept so that code written for rsmq_async 18 that names it compiles.
+    #[doc(hidden)]
+    #[deprecated(note = "never returned: a client always holds a connection")]
+    #[error("No connection acquired")]
+    NoConnectionAcquired,
+    /// Never returned. Kept so that code written for rsmq_async 18 that names it compiles.
+    #[doc(hidden)]
+    #[deprecated(
+        note = "never returned: a body that is not the requested type gives CannotDecodeMessage"
+    )]
+    #[error("Message not string")]
+    MessageNotString,
+    /// Never returned. Kept so that code written for rsmq_async 18 that names it compiles.
+    #[doc(hidden)]
+    #[deprecated(note = "never returned: making an id cannot fail")]
+    #[error("Error when trying to create random value")]
+    BugCreatingRandomValue,
+}
+
+#[cfg(feature = "serde")]
+impl From<serde_json::Error> for RsmqError {
+    fn from(e: serde_json::Error) -> Self {
+        RsmqError::JsonError(SharedError::new(e))
+    }
+}
+
+/// An error of another library inside an [`RsmqError`], shared behind an `Arc` so that
+/// `RsmqError` stays `Clone`. The error is `.0` (or `*err` through `Deref`); `Display` and
+/// `source` are the error's own.
+///
+/// Two `SharedError`s are equal only when one is a clone of the other.
+///
+/// ```
+/// use rsmq_async::{RsmqError, SharedError};
+///
+/// let io = std::io::Error::other("no threads");
+/// let err = RsmqError::TokioStart(SharedError::new(io));
+/// if let RsmqError::TokioStart(e) = &err {
+///     assert_eq!(e.to_string(), "no threads");
+///     assert_eq!(e.0.kind(), std::io::ErrorKind::Other);
+/// }
+/// assert_eq!(err.clone(), err);
+/// ```
+#[derive(Debug)]
+pub struct SharedError<T>(pub Arc<T>);
+
+impl<T> SharedError<T> {
+    /// Wraps an error.
+    pub fn new(error: T) -> Self {
+        SharedError(Arc::new(error))
+    }
+}
+
+impl<T> Clone for SharedError<T> {
+    fn clone(&self) -> Self {
+        SharedError(Arc::clone(&self.0))
+    }
+}
+
+impl<T> PartialEq for SharedError<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> Deref for SharedError<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for SharedError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T: std::error::Error> std::error::Error for SharedError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }

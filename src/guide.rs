@@ -80,3 +80,9 @@ pub mod redis_server {}
 ///
 #[doc = include_str!("../docs/guide/observability.md")]
 pub mod observability {}
+
+/// Compatibility with the JavaScript `rsmq`, PyRSMQ and `rsmq_async` 18: every difference and
+/// why.
+///
+#[doc = include_str!("../docs/compatibility.md")]
+pub mod compatibility {}

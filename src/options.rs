@@ -10,7 +10,10 @@ use crate::{RsmqError, RsmqResult};
 
 /// How to reach Redis and which namespace to use.
 ///
-/// Build it with struct syntax over [`Default`], or parse a URL:
+/// Build it with struct syntax over [`Default`] (`..Default::default()`), or parse a URL.
+/// Fields may be added in minor releases, always with a default, so a literal that names
+/// every field without `..Default::default()` is the one use a release may break.
+/// Constructors check the options before they connect (`InvalidOptions`).
 ///
 /// ```
 /// use rsmq_async::RsmqOptions;
@@ -45,9 +48,9 @@ pub struct RsmqOptions {
     /// The RESP protocol version for the connection. Default RESP2.
     pub protocol: redis::ProtocolVersion,
     /// The longest wait for a connection (each attempt, and each reconnect attempt).
-    /// Default 5 s.
+    /// Default 5 s; zero is refused (`InvalidOptions`).
     pub connection_timeout: Duration,
-    /// The longest wait for a reply to one operation. Default 5 s.
+    /// The longest wait for a reply to one operation. Default 5 s; zero is refused.
     pub response_timeout: Duration,
     /// Connect with TLS (`rediss://`). Needs the feature `tls-rustls`. Default `false`.
     pub tls: bool,
@@ -232,8 +235,10 @@ impl RsmqOptions {
         Ok(addr.into_connection_info()?.set_redis_settings(settings))
     }
 
-    /// A `redis` client for these options (TLS set up when asked for).
+    /// A `redis` client for these options (TLS set up when asked for), once the options are
+    /// checked. Every client constructor starts here, before anything is sent.
     pub(crate) fn client(&self) -> RsmqResult<redis::Client> {
+        self.validate()?;
         let info = self.connection_info()?;
         if !self.tls {
             return Ok(redis::Client::open(info)?);
@@ -255,6 +260,32 @@ impl RsmqOptions {
             Err(RsmqError::InvalidOptions(
                 "TLS (rediss://) needs the `tls-rustls` feature of rsmq_async".into(),
             ))
+        }
+    }
+
+    /// Rejects options no client can work with, saying what to change.
+    fn validate(&self) -> RsmqResult<()> {
+        for (name, value) in [
+            ("connection_timeout", self.connection_timeout),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(RsmqError::InvalidOptions(format!(
+                    "{name} is zero, so every call would time out at once: set a positive \
+                     duration (in a URL, {name}=<milliseconds> above 0), or leave the default \
+                     of 5 s"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The address connections go to, `host:port`, for error messages (never the password).
+    pub(crate) fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
         }
     }
 

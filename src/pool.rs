@@ -84,6 +84,57 @@ impl ConnectionLike for PoolConnection {
     }
 }
 
+/// The bb8 connection manager of a pool you build yourself and hand to
+/// [`PooledRsmq::new_with_pool`], as in rsmq_async 18: plain multiplexed connections, checked
+/// with `PING` (bb8 does so at checkout unless the builder says otherwise).
+///
+/// [`PooledRsmq::new`] needs none of this; use it when you want bb8's other settings (idle
+/// timeout, maximum lifetime, ...).
+///
+/// ```no_run
+/// use rsmq_async::{PooledRsmq, RedisConnectionManager};
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let manager = RedisConnectionManager::from_client(client)?;
+/// let pool = bb8::Pool::builder()
+///     .max_size(20)
+///     .idle_timeout(Some(std::time::Duration::from_secs(60)))
+///     .build(manager)
+///     .await?;
+/// let rsmq = PooledRsmq::new_with_pool(pool, false, Some("app")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedisConnectionManager {
+    client: redis::Client,
+}
+
+impl RedisConnectionManager {
+    /// A manager whose connections `client` opens. Never fails (the `Result` is that of
+    /// rsmq_async 18).
+    pub fn from_client(client: redis::Client) -> Result<RedisConnectionManager, redis::RedisError> {
+        Ok(RedisConnectionManager { client })
+    }
+}
+
+impl bb8::ManageConnection for RedisConnectionManager {
+    type Connection = MultiplexedConnection;
+    type Error = redis::RedisError;
+
+    async fn connect(&self) -> RedisResult<MultiplexedConnection> {
+        self.client.get_multiplexed_async_connection().await
+    }
+
+    async fn is_valid(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        redis::cmd("PING").query_async::<()>(conn).await
+    }
+
+    fn has_broken(&self, _: &mut MultiplexedConnection) -> bool {
+        false
+    }
+}
+
 /// Makes and checks the pool's connections.
 pub(crate) struct Manager {
     client: redis::Client,
@@ -131,50 +182,101 @@ impl bb8::ManageConnection for Manager {
 /// ```
 #[derive(Clone)]
 pub struct PooledRsmq {
-    pool: bb8::Pool<Manager>,
+    pool: Pool,
     /// One permit per connection, handed out first come, first served: bb8 alone lets a task
-    /// that returns a connection take it straight back while others starve.
-    turns: Arc<tokio::sync::Semaphore>,
+    /// that returns a connection take it straight back while others starve. `None` for a
+    /// pool handed in, whose size is not known.
+    turns: Option<Arc<tokio::sync::Semaphore>>,
     checkout_timeout: Duration,
     engine: Engine,
     waiter: Arc<Waiter>,
 }
 
-/// A pooled connection held for one operation, with its turn.
-pub(crate) struct Checkout<'a> {
-    connection: bb8::PooledConnection<'a, Manager>,
-    _turn: tokio::sync::SemaphorePermit<'a>,
+/// The pool a client draws from: its own, or one handed in.
+#[derive(Clone)]
+enum Pool {
+    Own(bb8::Pool<Manager>),
+    Given(bb8::Pool<RedisConnectionManager>),
 }
 
-impl std::ops::Deref for Checkout<'_> {
-    type Target = PoolConnection;
-    fn deref(&self) -> &PoolConnection {
+/// A connection of either kind of pool.
+pub(crate) enum Lease<'a> {
+    Own(bb8::PooledConnection<'a, Manager>),
+    Given(bb8::PooledConnection<'a, RedisConnectionManager>),
+}
+
+impl ConnectionLike for Lease<'_> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Lease::Own(c) => c.req_packed_command(cmd),
+            Lease::Given(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Lease::Own(c) => c.req_packed_commands(cmd, offset, count),
+            Lease::Given(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Lease::Own(c) => c.get_db(),
+            Lease::Given(c) => c.get_db(),
+        }
+    }
+}
+
+/// A pooled connection held for one operation, with its turn.
+pub(crate) struct Checkout<'a> {
+    connection: Lease<'a>,
+    _turn: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl<'a> std::ops::Deref for Checkout<'a> {
+    type Target = Lease<'a>;
+    fn deref(&self) -> &Lease<'a> {
         &self.connection
     }
 }
 
-impl std::ops::DerefMut for Checkout<'_> {
-    fn deref_mut(&mut self) -> &mut PoolConnection {
+impl<'a> std::ops::DerefMut for Checkout<'a> {
+    fn deref_mut(&mut self) -> &mut Lease<'a> {
         &mut self.connection
     }
 }
 
 impl std::fmt::Debug for PooledRsmq {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.pool {
+            Pool::Own(p) => p.state(),
+            Pool::Given(p) => p.state(),
+        };
         f.debug_struct("PooledRsmq")
             .field("engine", &self.engine)
-            .field("pool", &self.pool.state())
+            .field("pool", &state)
             .finish()
     }
 }
 
 impl PooledRsmq {
-    /// Opens the pool (and `min_idle` connections). Fails if Redis cannot be reached.
+    /// Opens the pool (and `min_idle` connections).
+    ///
+    /// Fails with `InvalidOptions` (before connecting) when `min_idle` is larger than
+    /// `max_size` or the options cannot work, and with
+    /// [`CannotConnect`](RsmqError::CannotConnect), naming the address, when Redis cannot be
+    /// reached.
     pub async fn new(options: RsmqOptions, pool_options: PoolOptions) -> RsmqResult<PooledRsmq> {
         Self::new_with_checkout_timeout(options, pool_options, DEFAULT_CHECKOUT_TIMEOUT).await
     }
 
-    /// Like [`new`](Self::new), with the longest wait for a free connection.
+    /// Like [`new`](Self::new), with the longest wait for a free connection (not zero).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -194,8 +296,31 @@ impl PooledRsmq {
         pool_options: PoolOptions,
         checkout_timeout: Duration,
     ) -> RsmqResult<PooledRsmq> {
-        let client = options.client()?;
         let max_size = pool_options.max_size.unwrap_or(DEFAULT_MAX_SIZE).max(1);
+        // bb8 panics on these; say what is wrong instead.
+        if checkout_timeout.is_zero() {
+            return Err(RsmqError::InvalidOptions(
+                "the checkout timeout is zero, so no call could wait for a pooled connection: \
+                 pass a positive duration (DEFAULT_CHECKOUT_TIMEOUT is 5 s)"
+                    .into(),
+            ));
+        }
+        if let Some(min_idle) = pool_options.min_idle.filter(|&n| n > max_size) {
+            return Err(RsmqError::InvalidOptions(format!(
+                "PoolOptions::min_idle ({min_idle}) is larger than max_size ({max_size}{}): \
+                 lower min_idle or raise max_size",
+                if pool_options.max_size.is_none() {
+                    ", the default"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let client = options.client()?;
+        let cannot_connect = |source| RsmqError::CannotConnect {
+            addr: options.address(),
+            source,
+        };
         let builder = bb8::Pool::builder()
             .test_on_check_out(false)
             .connection_timeout(checkout_timeout)
@@ -208,17 +333,42 @@ impl PooledRsmq {
         // Prove Redis is reachable now, as `Rsmq::new` does, rather than at first use.
         {
             use bb8::ManageConnection;
-            let mut probe = manager.connect().await?;
-            manager.is_valid(&mut probe).await?;
+            let mut probe = manager.connect().await.map_err(cannot_connect)?;
+            manager.is_valid(&mut probe).await.map_err(cannot_connect)?;
         }
-        let pool = builder.build(manager).await?;
+        let pool = builder.build(manager).await.map_err(cannot_connect)?;
         Ok(PooledRsmq {
-            pool,
+            pool: Pool::Own(pool),
             engine: Engine::new(&options.ns, options.realtime),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
-            turns: Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+            turns: Some(Arc::new(tokio::sync::Semaphore::new(max_size as usize))),
             checkout_timeout,
         })
+    }
+
+    /// Uses a bb8 pool you built yourself (see [`RedisConnectionManager`]), as in
+    /// rsmq_async 18. `ns` defaults to `rsmq`. Checks out one connection to prove Redis
+    /// answers.
+    ///
+    /// Calls wait for a connection as long as the pool's own connection timeout allows, and
+    /// at most [`DEFAULT_CHECKOUT_TIMEOUT`]. As with
+    /// [`Rsmq::new_with_connection`](crate::Rsmq::new_with_connection), long polling relies
+    /// on timers alone: the client has no address to open its subscriber connection to.
+    pub async fn new_with_pool(
+        pool: bb8::Pool<RedisConnectionManager>,
+        realtime: bool,
+        ns: Option<&str>,
+    ) -> RsmqResult<PooledRsmq> {
+        let ns = ns.unwrap_or("rsmq");
+        let rsmq = PooledRsmq {
+            pool: Pool::Given(pool),
+            engine: Engine::new(ns, realtime),
+            waiter: Arc::new(Waiter::new(None, ns)),
+            turns: None,
+            checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+        };
+        drop(rsmq.conn().await?);
+        Ok(rsmq)
     }
 
     /// A connection of the pool for one operation, in turn.
@@ -229,23 +379,41 @@ impl PooledRsmq {
 
     async fn conn(&self) -> RsmqResult<Checkout<'_>> {
         let started = tokio::time::Instant::now();
-        let turn = tokio::time::timeout(self.checkout_timeout, self.turns.acquire())
-            .await
-            .map_err(|_| RsmqError::PoolTimedOut)?
-            .map_err(|_| RsmqError::PoolTimedOut)?;
+        let turn = match &self.turns {
+            Some(turns) => Some(
+                tokio::time::timeout(self.checkout_timeout, turns.acquire())
+                    .await
+                    .map_err(|_| RsmqError::PoolTimedOut)?
+                    .map_err(|_| RsmqError::PoolTimedOut)?,
+            ),
+            None => None,
+        };
         let left = self.checkout_timeout.saturating_sub(started.elapsed());
-        let connection = tokio::time::timeout(left, self.pool.get())
-            .await
-            .map_err(|_| RsmqError::PoolTimedOut)?
-            .map_err(|e| match e {
-                bb8::RunError::User(e) => RsmqError::RedisError(e),
-                bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
-            })?;
+        let connection = match &self.pool {
+            Pool::Own(pool) => checkout(left, pool.get()).await.map(Lease::Own),
+            Pool::Given(pool) => checkout(left, pool.get()).await.map(Lease::Given),
+        }?;
         Ok(Checkout {
             connection,
             _turn: turn,
         })
     }
 }
+
+/// Waits at most `left` for a pooled connection.
+async fn checkout<T>(
+    left: Duration,
+    get: impl std::future::Future<Output = Result<T, bb8::RunError<redis::RedisError>>>,
+) -> RsmqResult<T> {
+    tokio::time::timeout(left, get)
+        .await
+        .map_err(|_| RsmqError::PoolTimedOut)?
+        .map_err(|e| match e {
+            bb8::RunError::User(e) => RsmqError::RedisError(e),
+            bb8::RunError::TimedOut => RsmqError::PoolTimedOut,
+        })
+}
+
+impl crate::__private::Sealed for PooledRsmq {}
 
 crate::facade::impl_rsmq_connection!(PooledRsmq);

@@ -17,6 +17,7 @@ use crate::{
 };
 
 /// The RSMQ operations, blocking. Same meaning, arguments and errors as [`RsmqConnection`].
+/// Sealed like it: only [`RsmqSync`] implements it.
 ///
 /// ```no_run
 /// use rsmq_async::{RsmqConnectionSync, RsmqResult};
@@ -30,7 +31,7 @@ use crate::{
 ///     Ok(n)
 /// }
 /// ```
-pub trait RsmqConnectionSync {
+pub trait RsmqConnectionSync: crate::__private::Sealed {
     /// See [`RsmqConnection::change_message_visibility`].
     fn change_message_visibility(
         &self,
@@ -152,7 +153,7 @@ impl Runtime {
             .enable_all()
             .build()
             .map(|rt| Runtime(Some(rt)))
-            .map_err(|e| RsmqError::RedisError(e.into()))
+            .map_err(|e| RsmqError::TokioStart(crate::SharedError::new(e)))
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
@@ -245,6 +246,8 @@ impl RsmqSync {
         wait(&self.runtime, op(self.inner.clone()))
     }
 }
+
+impl crate::__private::Sealed for RsmqSync {}
 
 impl RsmqConnectionSync for RsmqSync {
     fn change_message_visibility(

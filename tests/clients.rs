@@ -20,10 +20,201 @@ fn private_options(server: &common::Server, test: &str) -> RsmqOptions {
     }
 }
 
+/// A local port where nothing listens (bound, then released).
+#[allow(dead_code)]
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The message of an `InvalidOptions` error (panics on any other result).
+#[allow(dead_code)]
+fn invalid_options<T: std::fmt::Debug>(result: Result<T, RsmqError>) -> String {
+    match result {
+        Err(RsmqError::InvalidOptions(msg)) => msg,
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+}
+
+/// Checks a construction failure against an unreachable `127.0.0.1:port` whose URL holds a
+/// password: a `CannotConnect` whose text is one line, names the address, and shows neither
+/// the password nor a `Debug` dump.
+#[allow(dead_code)]
+fn assert_names_the_address<T: std::fmt::Debug>(result: Result<T, RsmqError>, port: u16) {
+    let err = result.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{err:?}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    for dump in [
+        "{",
+        "}",
+        "Os",
+        "kind:",
+        "Custom",
+        "RedisError",
+        "CannotConnect",
+    ] {
+        assert!(!text.contains(dump), "{text}");
+    }
+    assert!(!format!("{text} {err:?}").contains("hunter2"), "{err:?}");
+}
+
+/// Options for `127.0.0.1:port` with a user name and password, from a URL.
+#[allow(dead_code)]
+fn options_with_password(port: u16) -> RsmqOptions {
+    format!("redis://worker:hunter2@127.0.0.1:{port}/0?connection_timeout=2000")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failed_connect_names_the_address_and_nothing_else() {
+    let port = closed_port();
+    assert_names_the_address(
+        rsmq_async::Rsmq::new(options_with_password(port)).await,
+        port,
+    );
+    let v6 = RsmqOptions {
+        host: "::1".into(),
+        port,
+        ..Default::default()
+    };
+    let err = rsmq_async::Rsmq::new(v6).await.unwrap_err();
+    assert!(err.to_string().contains(&format!("[::1]:{port}")), "{err}");
+}
+
+#[tokio::test]
+async fn zero_timeouts_are_invalid_options_before_connecting() {
+    // Nothing listens on the port: an error other than InvalidOptions would mean a
+    // connection was tried first.
+    let port = closed_port();
+    for (name, url) in [
+        ("connection_timeout", "connection_timeout=0"),
+        ("response_timeout", "response_timeout=0"),
+    ] {
+        let opts: RsmqOptions = format!("redis://127.0.0.1:{port}/?{url}").parse().unwrap();
+        let msg = invalid_options(rsmq_async::Rsmq::new(opts.clone()).await);
+        assert!(msg.contains(&format!("{name} is zero")), "{msg}");
+        #[cfg(feature = "tokio-comp")]
+        invalid_options(rsmq_async::PooledRsmq::new(opts.clone(), Default::default()).await);
+        #[cfg(feature = "sync")]
+        invalid_options(rsmq_async::RsmqSync::new(opts).await);
+    }
+    // The same with the fields set directly, on the test server.
+    let opts = RsmqOptions {
+        response_timeout: Duration::ZERO,
+        ..common::options("zero")
+    };
+    invalid_options(rsmq_async::Rsmq::new(opts).await);
+    let opts = RsmqOptions {
+        connection_timeout: Duration::ZERO,
+        ..common::options("zero")
+    };
+    invalid_options(rsmq_async::Rsmq::new(opts).await);
+}
+
 #[cfg(feature = "tokio-comp")]
 mod pooled {
     use super::*;
-    use rsmq_async::{PoolOptions, PooledRsmq};
+    use rsmq_async::{PoolOptions, PooledRsmq, RedisConnectionManager};
+
+    #[tokio::test]
+    async fn min_idle_above_max_size_is_invalid_options() {
+        let opts = common::options("minidle");
+        let pool = PoolOptions {
+            max_size: Some(2),
+            min_idle: Some(5),
+        };
+        let msg = invalid_options(PooledRsmq::new(opts.clone(), pool).await);
+        assert!(
+            msg.contains("min_idle (5)") && msg.contains("max_size (2)"),
+            "{msg}"
+        );
+        let pool = PoolOptions {
+            max_size: None,
+            min_idle: Some(11),
+        };
+        let msg = invalid_options(PooledRsmq::new(opts.clone(), pool).await);
+        assert!(msg.contains("max_size (10, the default)"), "{msg}");
+        // At the limit, it works.
+        let pool = PoolOptions {
+            max_size: Some(2),
+            min_idle: Some(2),
+        };
+        let rsmq = PooledRsmq::new(opts, pool).await.unwrap();
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_zero_checkout_timeout_is_invalid_options() {
+        let msg = invalid_options(
+            PooledRsmq::new_with_checkout_timeout(
+                common::options("zerocheckout"),
+                PoolOptions::default(),
+                Duration::ZERO,
+            )
+            .await,
+        );
+        assert!(msg.contains("checkout timeout is zero"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_pool_connect_names_the_address() {
+        let port = closed_port();
+        assert_names_the_address(
+            PooledRsmq::new(options_with_password(port), PoolOptions::default()).await,
+            port,
+        );
+        assert_names_the_address(
+            PooledRsmq::new_with_checkout_timeout(
+                options_with_password(port),
+                PoolOptions::default(),
+                Duration::from_secs(1),
+            )
+            .await,
+            port,
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pool_built_by_hand_works() {
+        let client = redis::Client::open(common::server().url()).unwrap();
+        let manager = RedisConnectionManager::from_client(client).unwrap();
+        let pool = bb8::Pool::builder()
+            .max_size(2)
+            .build(manager)
+            .await
+            .unwrap();
+        let ns = common::namespace("byhand");
+        let rsmq = PooledRsmq::new_with_pool(pool, false, Some(&ns))
+            .await
+            .unwrap();
+        rsmq.create_queue("q", None, None, None).await.unwrap();
+        let sends = (0..8).map(|i| rsmq.send_message("q", format!("m{i}"), None));
+        for id in futures_util::future::join_all(sends).await {
+            id.unwrap();
+        }
+        assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 8);
+        assert_eq!(common::snapshot(&ns).await.len(), 3);
+
+        // A pool whose server is gone fails at construction.
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", closed_port())).unwrap();
+        let manager = RedisConnectionManager::from_client(client).unwrap();
+        let pool = bb8::Pool::builder()
+            .connection_timeout(Duration::from_millis(300))
+            .build_unchecked(manager);
+        let err = PooledRsmq::new_with_pool(pool, false, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RsmqError::RedisError(_) | RsmqError::PoolTimedOut),
+            "{err:?}"
+        );
+    }
 
     #[tokio::test]
     async fn an_exhausted_pool_is_a_clear_timeout_error() {
@@ -125,7 +316,7 @@ mod pooled {
         let err = PooledRsmq::new(opts, PoolOptions::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+        assert!(matches!(err, RsmqError::CannotConnect { .. }), "{err:?}");
     }
 }
 
@@ -140,6 +331,20 @@ mod sync {
         let m = rsmq.receive_message::<String>("q", None).unwrap().unwrap();
         assert_eq!(m.message, "hello");
         assert!(rsmq.delete_message("q", &m.id).unwrap());
+    }
+
+    #[test]
+    fn a_failed_connect_names_the_address() {
+        let port = closed_port();
+        assert_names_the_address(RsmqSync::connect(options_with_password(port)), port);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_names_the_address(
+            rt.block_on(RsmqSync::new(options_with_password(port))),
+            port,
+        );
     }
 
     #[test]
@@ -311,7 +516,7 @@ mod json {
         let mut bad = std::collections::HashMap::new();
         bad.insert((1, 2), "tuple keys are not JSON");
         let err = rsmq.send_json("q", &bad, None).await.unwrap_err();
-        assert!(matches!(err, RsmqError::CannotEncodeMessage(_)), "{err:?}");
+        assert!(matches!(err, RsmqError::JsonError(_)), "{err:?}");
         assert_eq!(common::snapshot(&ns).await, before);
     }
 

@@ -701,7 +701,9 @@ async fn clients_are_cheap_to_clone_and_shareable() {
 async fn new_with_connection_uses_the_given_connection_and_namespace() {
     let con = common::raw().await;
     let ns = common::namespace("withconn");
-    let rsmq = Rsmq::new_with_connection(con, false, Some(&ns));
+    let rsmq = Rsmq::new_with_connection(con, false, Some(&ns))
+        .await
+        .unwrap();
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", "m", None).await.unwrap();
     let snap = common::snapshot(&ns).await;

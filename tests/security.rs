@@ -67,7 +67,7 @@ async fn exercise(rsmq: &Rsmq) {
 async fn requirepass_needs_the_password_and_never_prints_it() {
     let server = OwnedServer::start(&["--requirepass", "s3cret-pw"]);
     let err = Rsmq::new(server.options("nopw")).await.unwrap_err();
-    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{err:?}");
     let wrong = RsmqOptions {
         password: Some("wrong-pw".into()),
         ..server.options("wrongpw")

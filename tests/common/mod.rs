@@ -445,6 +445,9 @@ mod sync_adapter {
         RsmqResult,
     };
 
+    // The trait is sealed; implementing it here is this crate's own (unsupported) escape.
+    impl rsmq_async::__private::Sealed for super::SyncAsAsync {}
+
     impl RsmqConnection for super::SyncAsAsync {
         async fn change_message_visibility(
             &self,
