@@ -28,7 +28,10 @@ mod wait;
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
 pub use connection::RsmqConnection;
-pub use error::{RsmqError, RsmqResult};
+pub use error::{RsmqError, RsmqResult, SharedError};
+#[cfg(all(feature = "serde", feature = "sync"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "serde", feature = "sync"))))]
+pub use json::RsmqJsonExtSync;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use json::{Json, RsmqJsonExt};
@@ -36,7 +39,9 @@ pub use message::{RedisBytes, RsmqMessage};
 pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
-pub use pool::{PoolOptions, PooledRsmq, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE};
+pub use pool::{
+    PoolOptions, PooledRsmq, RedisConnectionManager, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE,
+};
 pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
@@ -53,3 +58,14 @@ pub use scripts::sources as script_sources;
 #[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Not part of the public API: what the sealed traits [`RsmqConnection`] and
+/// `RsmqConnectionSync` require. Only this crate's clients implement those traits, so that
+/// operations can be added to them without breaking anyone; implementing `Sealed` elsewhere
+/// (as this crate's own tests do, to run one suite against every client) is not covered by
+/// semantic versioning.
+#[doc(hidden)]
+pub mod __private {
+    /// The supertrait that seals [`RsmqConnection`](crate::RsmqConnection).
+    pub trait Sealed {}
+}
