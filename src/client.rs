@@ -120,7 +120,9 @@ impl Rsmq {
         let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
-            engine: Engine::new(&options.ns, options.realtime).coalescing(options.coalesce),
+            engine: Engine::new(&options.ns, options.realtime)
+                .coalescing(options.coalesce)
+                .with_score_unit(options.score_unit),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }

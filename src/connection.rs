@@ -375,7 +375,20 @@ pub trait RsmqConnection {
     ) -> impl Future<Output = RsmqResult<Vec<RsmqMessage<E>>>> + Send;
 
     /// Removes every message of a queue and keeps the queue, its attributes and its
-    /// counters. Returns how many messages there were. Errors with `QueueNotFound`.
+    /// counters. Returns how many messages it removed. Errors with `QueueNotFound`.
+    ///
+    /// It removes the message fields of the queue's hash and nothing else. A message field
+    /// is `{id}` (the body), `{id}:rc` or `{id}:fr`, where `{id}` is a member of the queue's
+    /// sorted set, or has the form of a message id (32 characters of `A-Z`, `a-z`, `0-9`
+    /// and `:`) and is no member: such fields are left by a writer that crashed halfway.
+    /// The attribute and counter fields (`vt`, `delay`, `maxsize`, `created`, `modified`,
+    /// `totalsent`, `totalrecv`) and every other field stay.
+    ///
+    /// The purge runs in steps of about 1,000 members (or hash fields), each one short
+    /// script, so it never blocks Redis for long, and it is not atomic: other clients keep
+    /// working while it runs. Every message that is in the queue when the purge starts is
+    /// removed (unless someone else deletes it first). A message sent while the purge runs
+    /// may be removed or kept; one sent after it returns is kept.
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};

@@ -33,9 +33,11 @@
 //! - `smol-comp`: run on smol (with `default-features = false`).
 //! - `tls-rustls`: `rediss://` connections through rustls.
 //! - `serde`: typed JSON messages ([`Json`], `RsmqJsonExt`).
-//! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds. The JavaScript
-//!   client cannot share such queues. With it off, nothing is written that the JavaScript
-//!   client would not write.
+//! - `break-js-comp`: sorted-set scores in microseconds instead of milliseconds by default
+//!   (the default of [`ScoreUnit`]; each client may still choose with
+//!   [`RsmqOptions::score_unit`]). The JavaScript client cannot share such queues. With it
+//!   off and the default unit, nothing is written that the JavaScript client would not
+//!   write.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attributes;
@@ -54,9 +56,9 @@ mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
 mod reply;
-pub(crate) mod scripts;
 #[cfg(feature = "sync")]
 mod sync;
+mod units;
 mod validate;
 mod wait;
 
@@ -76,13 +78,14 @@ pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};
+pub use units::ScoreUnit;
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;
 
 /// The Lua source of every script, by operation name, for benchmarks that run them with
 /// `redis-benchmark`. Not part of the stable API.
 #[doc(hidden)]
-pub use scripts::sources as script_sources;
+pub use engine::sources as script_sources;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]

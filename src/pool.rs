@@ -214,7 +214,7 @@ impl PooledRsmq {
         let pool = builder.build(manager).await?;
         Ok(PooledRsmq {
             pool,
-            engine: Engine::new(&options.ns, options.realtime),
+            engine: Engine::new(&options.ns, options.realtime).with_score_unit(options.score_unit),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
             turns: Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
             checkout_timeout,

@@ -82,7 +82,7 @@ impl Waiter {
             let mut nap = (deadline - now).min(FALLBACK_POLL);
             if let Some(units) = due {
                 // Wake just after the next hidden message becomes due.
-                nap = nap.min(crate::scripts::from_score_units(units) + Duration::from_millis(1));
+                nap = nap.min(engine.score_unit().duration(units) + Duration::from_millis(1));
             }
             match listener {
                 Some(l) => drop(select(l, Box::pin(sleep(nap))).await),

@@ -206,6 +206,40 @@ async fn a_body_less_member_never_blocks_the_queue() {
         .is_none());
 }
 
+/// More body-less members at the head than one script call drops never make a receive, a
+/// pop or a batch receive answer "empty" while a message is receivable.
+#[tokio::test]
+async fn any_number_of_body_less_members_never_hides_a_message() {
+    let (rsmq, ns) = common::rsmq("manyorphans").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let plant = |round: u32| {
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(format!("{ns}:q"));
+        for i in 0..250 {
+            zadd.arg(0).arg(format!("{round}{i:0>9}{}", "o".repeat(22)));
+        }
+        zadd
+    };
+    let _: () = plant(1).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let m = rsmq.receive_message::<String>("q", None).await.unwrap();
+    assert_eq!(m.map(|m| m.id), Some(id));
+    let _: () = plant(2).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let m = rsmq.pop_message::<String>("q").await.unwrap();
+    assert_eq!(m.map(|m| m.id), Some(id));
+    let _: () = plant(3).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let got = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.into_iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    let left: u64 = con.zcard(format!("{ns}:q")).await.unwrap();
+    assert_eq!(left, 2, "the orphans were dropped");
+}
+
 #[tokio::test]
 async fn foreign_attribute_data_gives_clear_errors() {
     let (rsmq, ns) = common::rsmq("foreign").await;
@@ -360,4 +394,71 @@ async fn break_js_comp_scores_are_microseconds() {
     // Queue attributes are still whole seconds.
     let vt: String = con.hget(format!("{ns}:q:Q"), "vt").await.unwrap();
     assert_eq!(vt, "30");
+}
+
+/// The score unit is chosen per client: in one build (and one namespace), a client with
+/// microseconds writes microsecond scores and one with milliseconds writes millisecond
+/// scores, for sends, delays, batch sends (in Lua and stored) and receives.
+#[tokio::test]
+async fn each_client_writes_scores_in_its_own_unit() {
+    use rsmq_async::ScoreUnit;
+    let ns = common::namespace("units");
+    let mut con = common::raw().await;
+    for (unit, q, per_second) in [
+        (ScoreUnit::Micros, "us", 1_000_000),
+        (ScoreUnit::Millis, "ms", 1000),
+    ] {
+        let rsmq = Rsmq::new(RsmqOptions {
+            ns: ns.clone(),
+            score_unit: unit,
+            ..common::options("units")
+        })
+        .await
+        .unwrap();
+        rsmq.create_queue(q, None, None, None).await.unwrap();
+        let zset = format!("{ns}:{q}");
+        // The time an id carries, in the client's unit.
+        let sent = |id: &str| base36_micros(id) / (1_000_000 / per_second);
+
+        let id = rsmq.send_message(q, "m", None).await.unwrap();
+        let score: u64 = con.zscore(&zset, &id).await.unwrap();
+        assert_eq!(score, sent(&id), "{unit:?}");
+        assert_eq!(
+            score.to_string().len(),
+            if per_second == 1000 { 13 } else { 16 }
+        );
+
+        let id = rsmq
+            .send_message(q, "m", Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        let score: u64 = con.zscore(&zset, &id).await.unwrap();
+        assert_eq!(score, sent(&id) + 2 * per_second, "{unit:?}");
+
+        // Batches through Lua (3) and stored (60): scored by the first id's time.
+        for n in [3, 60] {
+            let ids = rsmq
+                .send_message_batch(q, vec!["b"; n], None)
+                .await
+                .unwrap();
+            for id in &ids {
+                let score: u64 = con.zscore(&zset, id).await.unwrap();
+                assert_eq!(score, sent(&ids[0]), "{unit:?} {n}");
+            }
+        }
+
+        // A receive hides the message for vt in the client's unit.
+        let m = rsmq
+            .receive_message::<String>(q, Some(Duration::from_secs(7)))
+            .await
+            .unwrap()
+            .unwrap();
+        let score: u64 = con.zscore(&zset, &m.id).await.unwrap();
+        let fr = m.fr * (per_second / 1000);
+        let hidden_until = fr + 7 * per_second;
+        assert!(
+            (hidden_until..hidden_until + per_second / 1000).contains(&score),
+            "{unit:?}: {score} {fr}"
+        );
+    }
 }
