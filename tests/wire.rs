@@ -359,6 +359,38 @@ async fn foreign_ids_are_received_with_sent_zero() {
     );
 }
 
+/// The `tracing` events of the current thread, as "level target: message field=value ...".
+#[derive(Default, Clone)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.push_str(&format!(" {}={value}", field.name()));
+            }
+        }
+        let meta = event.metadata();
+        let mut text = Text(format!("{} {}:", meta.level(), meta.target()));
+        event.record(&mut text);
+        self.0.lock().unwrap().push(text.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 #[tokio::test]
 async fn scripts_are_reloaded_after_script_flush() {
     let (rsmq, _) = common::rsmq("flush").await;
@@ -370,7 +402,17 @@ async fn scripts_are_reloaded_after_script_flush() {
         .query_async(&mut con)
         .await
         .unwrap();
+    let events = Events::default();
+    let guard = tracing::subscriber::set_default(events.clone());
     rsmq.send_message("q", "b", None).await.unwrap();
+    drop(guard);
+    // One warning, naming the script that Redis had forgotten.
+    let seen = events.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("WARN rsmq_async") && seen[0].contains("script=send_message"),
+        "{seen:?}"
+    );
     assert_eq!(
         rsmq.receive_message::<String>("q", None)
             .await

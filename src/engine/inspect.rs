@@ -6,7 +6,6 @@ use redis::Value;
 
 use super::lua::{Script, UNPACK_LIMIT};
 use super::{decode_all, run, Engine};
-use crate::keys::QueueKeys;
 use crate::message::{RedisBytes, RsmqMessage};
 use crate::{reply, validate, RsmqError, RsmqResult};
 
@@ -17,14 +16,19 @@ pub(super) static PURGE_MESSAGES: Script =
 pub(super) static PURGE_ORPHANS: Script =
     Script::new("purge_orphans", include_str!("inspect/purge_orphans.lua"));
 
-/// The `COUNT` of each purge step's `ZSCAN` or `HSCAN`: about this many members (or hash
-/// fields) per script call. Measured on a queue of 1,000,000 received messages (3,000,000
-/// hash fields), the longest step of a purge blocks Redis for about 1 ms.
-const PURGE_STEP: usize = 1000;
+/// The most members one step of a purge removes. Chosen by measurement: on a queue of
+/// 1,000,000 received messages (3,000,000 hash fields), a step of 500 takes Redis about
+/// 2.5 ms.
+const PURGE_STEP: usize = 500;
 
-// A step removes its members and three fields per member in slices the scripts unpack
-// (2000 and 6000 values), whatever ZSCAN returns.
-const _: () = assert!(6000 < UNPACK_LIMIT && PURGE_STEP * 3 <= 6000);
+/// The `COUNT` of each step of the sweep for orphans (`HSCAN`). Small, because after the
+/// members are gone the hash is nearly empty but may still be spread over the table it had
+/// when full (Redis shrinks it in the background as it is used), and `HSCAN` walks that
+/// table's empty buckets up to ten times `COUNT` per call.
+const ORPHAN_STEP: usize = 100;
+
+// A step unpacks its members, and three fields for each.
+const _: () = assert!(PURGE_STEP * 3 < UNPACK_LIMIT);
 
 impl Engine {
     pub(crate) async fn peek_messages<C, E>(
@@ -45,10 +49,11 @@ impl Engine {
         decode_all(reply::messages(run(con, &call).await?)?)
     }
 
-    /// Purges in steps of about [`PURGE_STEP`] members or fields, each one short script
-    /// call, so no step blocks Redis for long: `purge_messages` over the sorted set (each
-    /// member and its fields), then `purge_orphans` over the hash (message fields no member
-    /// owns). Returns how many members were removed.
+    /// Purges in steps of at most [`PURGE_STEP`] members, each one short script call, so
+    /// no step blocks Redis for long: `purge_messages` from the head of the sorted set (each
+    /// member and its fields) up to the highest score when the purge started (so it ends
+    /// even while producers keep sending), then `purge_orphans` over the hash for message
+    /// fields no member owns. Returns how many members were removed.
     pub(crate) async fn purge_queue<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
@@ -56,32 +61,35 @@ impl Engine {
     ) -> RsmqResult<u64> {
         validate::qname(qname)?;
         let keys = self.keys(qname);
-        let removed = self.in_steps(con, &keys, &PURGE_MESSAGES).await?;
-        self.in_steps(con, &keys, &PURGE_ORPHANS).await?;
-        Ok(removed)
-    }
-
-    /// Calls a purge step script from cursor "0" until it answers cursor "0"; returns the
-    /// sum of what the steps removed.
-    async fn in_steps<C: ConnectionLike + Send>(
-        &self,
-        con: &mut C,
-        keys: &QueueKeys,
-        script: &'static Script,
-    ) -> RsmqResult<u64> {
-        let mut cursor = String::from("0");
+        let mut horizon = String::new();
         let mut removed = 0u64;
         loop {
-            let mut call = self.call(script, &[keys.messages(), keys.queue()]);
-            call.arg(&cursor).arg(PURGE_STEP);
-            let step = reply::array(run(con, &call).await?, 2, "purge step")?;
-            let [next, count] = <[Value; 2]>::try_from(step)
-                .map_err(|_| RsmqError::InvalidReply("purge step: wrong length".into()))?;
-            removed = removed.saturating_add(reply::count(count, "purged")?);
-            cursor = reply::string(next, "purge cursor")?;
+            let mut call = self.call(&PURGE_MESSAGES, &[keys.messages(), keys.queue()]);
+            call.arg(&horizon).arg(PURGE_STEP);
+            let (next, n) = step(run(con, &call).await?)?;
+            if n == 0 {
+                break;
+            }
+            (horizon, removed) = (next, removed.saturating_add(n));
+        }
+        let mut cursor = String::from("0");
+        loop {
+            let mut call = self.call(&PURGE_ORPHANS, &[keys.messages(), keys.queue()]);
+            call.arg(&cursor).arg(ORPHAN_STEP);
+            (cursor, _) = step(run(con, &call).await?)?;
             if cursor == "0" {
                 return Ok(removed);
             }
         }
     }
+}
+
+/// The reply of a purge step: {text, count}.
+fn step(value: Value) -> RsmqResult<(String, u64)> {
+    let [text, count] = <[Value; 2]>::try_from(reply::array(value, 2, "purge step")?)
+        .map_err(|_| RsmqError::InvalidReply("purge step: wrong length".into()))?;
+    Ok((
+        reply::string(text, "purge step")?,
+        reply::count(count, "purge step")?,
+    ))
 }

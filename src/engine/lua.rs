@@ -128,21 +128,34 @@ impl Script {
     }
 }
 
-/// The prelude of every script: the score unit and the reply codes.
-fn prelude(unit: ScoreUnit) -> String {
-    let mut out = format!("local UNITS = {}\n", unit.per_second());
-    for (name, value) in CODES {
-        out.push_str(&format!("local {name} = {value}\n"));
-    }
-    out
+/// The constants of the prelude: the score unit and the reply codes.
+fn constants(unit: ScoreUnit) -> impl Iterator<Item = (&'static str, i64)> {
+    let units = i64::try_from(unit.per_second()).unwrap_or(i64::MAX);
+    std::iter::once(("UNITS", units)).chain(CODES.iter().copied())
 }
 
-/// A script's source: the prelude, then `file` with its includes spliced in.
+/// A script's source: the prelude (the constants the script uses: each one costs a little
+/// on every call), then `file` with its includes spliced in.
 fn assemble(file: &str, unit: ScoreUnit) -> String {
-    let mut out = prelude(unit);
-    let mut included = Vec::new();
-    splice(file, &mut out, &mut included);
-    out
+    let mut body = String::new();
+    splice(file, &mut body, &mut Vec::new());
+    let mut out = String::new();
+    for (name, value) in constants(unit) {
+        if mentions(&body, name) {
+            out.push_str(&format!("local {name} = {value}\n"));
+        }
+    }
+    out + &body
+}
+
+/// Does `code` use the name `word` (not only as part of a longer name)?
+fn mentions(code: &str, word: &str) -> bool {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        !before.is_some_and(is_name) && !after.is_some_and(is_name)
+    })
 }
 
 fn splice<'a>(text: &'a str, out: &mut String, included: &mut Vec<&'a str>) {
@@ -335,7 +348,6 @@ mod tests {
         for unit in [ScoreUnit::Millis, ScoreUnit::Micros] {
             for script in super::super::SCRIPTS {
                 let source = script.get(unit).source();
-                assert!(source.starts_with(&prelude(unit)));
                 for (name, _) in PIECES {
                     let definition = format!("local function {name}(");
                     let defined = source.find(&definition);
@@ -358,12 +370,34 @@ mod tests {
         for script in super::super::SCRIPTS {
             let ms = script.get(ScoreUnit::Millis).source();
             let us = script.get(ScoreUnit::Micros).source();
-            assert!(ms.starts_with("local UNITS = 1000\n"));
-            assert!(us.starts_with("local UNITS = 1000000\n"));
-            assert_eq!(
-                ms.lines().skip(1).collect::<Vec<_>>(),
-                us.lines().skip(1).collect::<Vec<_>>()
-            );
+            if mentions(ms, "UNITS") {
+                assert!(ms.starts_with("local UNITS = 1000\n"), "{}", script.name);
+                assert!(us.starts_with("local UNITS = 1000000\n"), "{}", script.name);
+                let rest = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+                assert_eq!(rest(ms), rest(us), "{}", script.name);
+            } else {
+                assert_eq!(ms, us, "{}", script.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_prelude_defines_the_constants_a_script_uses_and_no_others() {
+        let file = "-- x\nif a then return QUEUE_NOT_FOUND end\nreturn MORE_X\n";
+        assert_eq!(
+            assemble(file, ScoreUnit::Millis),
+            "local QUEUE_NOT_FOUND = -1\nif a then return QUEUE_NOT_FOUND end\nreturn MORE_X\n"
+        );
+        assert!(mentions("a = UNITS", "UNITS") && !mentions("a = UNITS_2", "UNITS"));
+        for script in super::super::SCRIPTS {
+            let source = script.get(ScoreUnit::Micros).source();
+            let mut body = String::new();
+            splice(script.file, &mut body, &mut Vec::new());
+            assert!(source.ends_with(&body));
+            for (name, value) in constants(ScoreUnit::Micros) {
+                let defined = source.contains(&format!("local {name} = {value}\n"));
+                assert_eq!(defined, mentions(&body, name), "{} {name}", script.name);
+            }
         }
     }
 

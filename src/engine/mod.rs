@@ -254,7 +254,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), SCRIPTS.len());
-        assert!(sources.iter().all(|(_, s)| s.starts_with("local UNITS")));
+        assert!(sources.iter().all(|(_, s)| s.starts_with("local ")));
         let source = |name: &str| &sources.iter().find(|(n, _)| *n == name).unwrap().1;
         // Pieces come only where they are included.
         assert!(!source("delete_messages").contains("local function clock"));
