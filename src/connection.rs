@@ -18,7 +18,8 @@ use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 /// [`receive_message`](Self::receive_message) and
 /// [`change_message_visibility`](Self::change_message_visibility), and the per-call `delay` of
 /// [`send_message`](Self::send_message), may be finer: they are rounded down to milliseconds
-/// (microseconds with `break-js-comp`). All are at most 9 999 999 seconds.
+/// (microseconds for a client whose [`ScoreUnit`](crate::ScoreUnit) is `Micros`). All are at
+/// most 9 999 999 seconds.
 ///
 /// ```no_run
 /// use rsmq_async::{RsmqConnection, RsmqResult};
@@ -384,11 +385,12 @@ pub trait RsmqConnection {
     /// The attribute and counter fields (`vt`, `delay`, `maxsize`, `created`, `modified`,
     /// `totalsent`, `totalrecv`) and every other field stay.
     ///
-    /// The purge runs in steps of about 1,000 members (or hash fields), each one short
-    /// script, so it never blocks Redis for long, and it is not atomic: other clients keep
-    /// working while it runs. Every message that is in the queue when the purge starts is
-    /// removed (unless someone else deletes it first). A message sent while the purge runs
-    /// may be removed or kept; one sent after it returns is kept.
+    /// The purge is not atomic: it runs in steps of at most 500 messages, each one short
+    /// script (a few milliseconds of Redis time on a queue of a million messages), so it
+    /// never blocks Redis for long, and other clients keep working meanwhile. It removes
+    /// the messages in the queue when it starts, except one that is received (and so hidden
+    /// until later) while it runs, which may stay. A message sent while it runs may be
+    /// removed or kept; one sent after it returns is kept.
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};

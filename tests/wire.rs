@@ -504,3 +504,74 @@ async fn each_client_writes_scores_in_its_own_unit() {
         );
     }
 }
+
+/// The coalesced scripts take as many calls as one coalesced batch may hold (256) without
+/// reaching Lua's `unpack` limit: sends through Lua and stored, and deletes.
+#[tokio::test]
+async fn coalesced_scripts_take_a_full_batch() {
+    const MAX_COALESCED: usize = 256;
+    let (rsmq, ns) = common::rsmq("fullbatch").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let sources = rsmq_async::script_sources();
+    let source = |name: &str| sources.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let (zset, hash) = (format!("{ns}:q"), format!("{ns}:q:Q"));
+    let mut con = common::raw().await;
+    let suffix = |i: usize| format!("{i:0>22}");
+
+    let mut send = redis::cmd("EVAL");
+    send.arg(source("send_messages"))
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("");
+    for i in 0..MAX_COALESCED {
+        send.arg(suffix(i)).arg(format!("body {i}")).arg("");
+    }
+    let ids: Vec<String> = send.query_async(&mut con).await.unwrap();
+    assert_eq!(ids.len(), MAX_COALESCED);
+
+    let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let stored_ids: Vec<String> = (0..MAX_COALESCED)
+        .map(|i| format!("{}{}", "z".repeat(10), suffix(i)))
+        .collect();
+    let mut hset = redis::cmd("HSET");
+    hset.arg(&hash);
+    let mut stored = redis::cmd("EVAL");
+    stored
+        .arg(source("send_stored"))
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("")
+        .arg((s * 1_000_000 + us) / (1_000_000 / UNITS));
+    for id in &stored_ids {
+        hset.arg(id).arg("stored body");
+        stored.arg(id).arg(11).arg("");
+    }
+    let (sent,): (Vec<String>,) = redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .add_command(stored)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(sent, stored_ids);
+    assert_eq!(
+        rsmq.get_queue_attributes("q").await.unwrap().msgs,
+        2 * MAX_COALESCED as u64
+    );
+
+    for ids in [ids, stored_ids] {
+        let mut delete = redis::cmd("EVAL");
+        delete
+            .arg(source("delete_messages"))
+            .arg(2)
+            .arg(&zset)
+            .arg(&hash)
+            .arg(&ids);
+        let deleted: Vec<u8> = delete.query_async(&mut con).await.unwrap();
+        assert_eq!(deleted, vec![1; MAX_COALESCED]);
+    }
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
+}
