@@ -3,8 +3,9 @@
 //! service can share queues, each reading what the other wrote.
 //!
 //! Queues live in plain Redis: a sorted set of message ids scored by the time they become
-//! receivable, and a hash holding the attributes and bodies. Every operation is one Lua
-//! script, so it is atomic and costs one round trip.
+//! receivable, and a hash holding the attributes and bodies. An operation is one Lua script,
+//! so it is atomic and costs one round trip; only `purge_queue` runs in many short steps, so
+//! that it never blocks Redis for long.
 //!
 //! ```no_run
 //! use rsmq_async::{Rsmq, RsmqConnection, RsmqError};
