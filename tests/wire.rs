@@ -575,3 +575,49 @@ async fn coalesced_scripts_take_a_full_batch() {
     }
     assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
 }
+
+/// The coalesced stored send, when adding to the sorted set fails with a Redis error (a key
+/// of the wrong type), takes every body it was given back out: the transaction writes
+/// nothing.
+#[tokio::test]
+async fn a_failed_stored_coalesced_send_leaves_no_bodies() {
+    let (rsmq, ns) = common::rsmq("storedfail").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let (zset, hash) = (format!("{ns}:q"), format!("{ns}:q:Q"));
+    let mut con = common::raw().await;
+    let _: () = con.set(&zset, "not a sorted set").await.unwrap();
+    let before = common::snapshot(&ns).await;
+    let sources = rsmq_async::script_sources();
+    let source = &sources.iter().find(|(n, _)| *n == "send_stored").unwrap().1;
+    let ids: Vec<String> = (0..3)
+        .map(|i| format!("{}{i:0>22}", "z".repeat(10)))
+        .collect();
+    let mut hset = redis::cmd("HSET");
+    hset.arg(&hash);
+    let mut stored = redis::cmd("EVAL");
+    stored
+        .arg(source)
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("")
+        .arg(1);
+    for id in &ids {
+        hset.arg(id).arg("body");
+        stored.arg(id).arg(4).arg("");
+    }
+    let result: redis::RedisResult<(redis::Value,)> = redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .add_command(stored)
+        .query_async(&mut con)
+        .await;
+    let failed = match result {
+        Err(e) => e.to_string().contains("WRONGTYPE"),
+        Ok((redis::Value::ServerError(e),)) => format!("{e:?}").contains("WRONGTYPE"),
+        Ok(other) => panic!("{other:?}"),
+    };
+    assert!(failed);
+    assert_eq!(common::snapshot(&ns).await, before);
+}
