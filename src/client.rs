@@ -134,7 +134,9 @@ impl Rsmq {
             .map_err(cannot_connect)?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
-            engine: Engine::new(&options.ns, options.realtime).coalescing(options.coalesce),
+            engine: Engine::new(&options.ns, options.realtime)
+                .coalescing(options.coalesce)
+                .with_score_unit(options.score_unit),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }

@@ -27,7 +27,8 @@ use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 /// [`receive_message`](Self::receive_message) and
 /// [`change_message_visibility`](Self::change_message_visibility), and the per-call `delay` of
 /// [`send_message`](Self::send_message), may be finer: they are rounded down to milliseconds
-/// (microseconds with `break-js-comp`). All are at most 9 999 999 seconds.
+/// (microseconds for a client whose [`ScoreUnit`](crate::ScoreUnit) is `Micros`). All are at
+/// most 9 999 999 seconds.
 ///
 /// ```no_run
 /// use rsmq_async::{RsmqConnection, RsmqResult};
@@ -385,7 +386,21 @@ pub trait RsmqConnection: crate::__private::Sealed {
     ) -> impl Future<Output = RsmqResult<Vec<RsmqMessage<E>>>> + Send;
 
     /// Removes every message of a queue and keeps the queue, its attributes and its
-    /// counters. Returns how many messages there were. Errors with `QueueNotFound`.
+    /// counters. Returns how many messages it removed. Errors with `QueueNotFound`.
+    ///
+    /// It removes the message fields of the queue's hash and nothing else. A message field
+    /// is `{id}` (the body), `{id}:rc` or `{id}:fr`, where `{id}` is a member of the queue's
+    /// sorted set, or has the form of a message id (32 characters of `A-Z`, `a-z`, `0-9`
+    /// and `:`) and is no member: such fields are left by a writer that crashed halfway.
+    /// The attribute and counter fields (`vt`, `delay`, `maxsize`, `created`, `modified`,
+    /// `totalsent`, `totalrecv`) and every other field stay.
+    ///
+    /// The purge is not atomic: it runs in steps of at most 500 messages, each one short
+    /// script (a few milliseconds of Redis time on a queue of a million messages), so it
+    /// never blocks Redis for long, and other clients keep working meanwhile. It removes
+    /// the messages in the queue when it starts, except one that is received (and so hidden
+    /// until later) while it runs, which may stay. A message sent while it runs may be
+    /// removed or kept; one sent after it returns is kept.
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};

@@ -19,9 +19,9 @@ mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
 mod reply;
-pub(crate) mod scripts;
 #[cfg(feature = "sync")]
 mod sync;
+mod units;
 mod validate;
 mod wait;
 
@@ -46,13 +46,14 @@ pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};
+pub use units::ScoreUnit;
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;
 
 /// The Lua source of every script, by operation name, for benchmarks that run them with
 /// `redis-benchmark`. Not part of the stable API.
 #[doc(hidden)]
-pub use scripts::sources as script_sources;
+pub use engine::sources as script_sources;
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
-use crate::{RsmqError, RsmqResult};
+use crate::{RsmqError, RsmqResult, ScoreUnit};
 
 /// How to reach Redis and which namespace to use.
 ///
@@ -63,6 +63,12 @@ pub struct RsmqOptions {
     /// is never delayed. Default `true`; `false` sends every call on its own (URL parameter
     /// `coalesce=false`).
     pub coalesce: bool,
+    /// The unit of the sorted-set scores this client writes and reads: milliseconds, as the
+    /// JavaScript client writes them, or microseconds. Every client of a queue must use the
+    /// same unit (see [`ScoreUnit`]). Default [`ScoreUnit::default()`]: milliseconds, or
+    /// microseconds with the `break-js-comp` feature. URL parameter `score_unit=ms` or
+    /// `score_unit=us`.
+    pub score_unit: ScoreUnit,
 }
 
 /// Default for [`RsmqOptions::connection_timeout`].
@@ -86,6 +92,7 @@ impl Default for RsmqOptions {
             tls: false,
             tls_root_cert: None,
             coalesce: true,
+            score_unit: ScoreUnit::default(),
         }
     }
 }
@@ -98,6 +105,7 @@ impl fmt::Debug for RsmqOptions {
             .field("db", &self.db)
             .field("realtime", &self.realtime)
             .field("coalesce", &self.coalesce)
+            .field("score_unit", &self.score_unit)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ns", &self.ns)
@@ -119,7 +127,7 @@ impl fmt::Debug for RsmqOptions {
 impl RsmqOptions {
     /// Parses `redis://[user[:password]@]host[:port][/db][?ns=..&realtime=true&protocol=resp3]`,
     /// or `rediss://` for TLS (feature `tls-rustls`). `connection_timeout` and
-    /// `response_timeout` parameters take milliseconds.
+    /// `response_timeout` parameters take milliseconds; `score_unit` takes `ms` or `us`.
     ///
     /// User name and password may be percent-encoded. Unknown query parameters are an error,
     /// so a typo does not silently fall back to a default. Errors never contain the password.
@@ -203,6 +211,11 @@ impl RsmqOptions {
                     } else {
                         opts.response_timeout = d;
                     }
+                }
+                "score_unit" => {
+                    opts.score_unit = value
+                        .parse()
+                        .map_err(|_| bad(&format!("score_unit=`{value}` is not ms or us")))?;
                 }
                 other => return Err(bad(&format!("unknown parameter `{other}`"))),
             }

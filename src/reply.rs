@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use redis::Value;
 
+use crate::engine::lua::code;
 use crate::message::RsmqMessage;
-use crate::scripts::code;
 use crate::{id, RsmqError, RsmqResult};
 
 /// Turns a negative status code from a script into its error.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::units::ScoreUnit;
 use crate::{id, RsmqError, RsmqResult};
 
 /// The largest vt or delay, in seconds (JS: `9999999`).
@@ -78,13 +79,13 @@ pub(crate) fn queue_seconds(d: Duration, name: &str) -> RsmqResult<u64> {
 }
 
 /// A per-call vt or delay: at most 9_999_999 seconds, any precision. Returns it in score
-/// units (milliseconds; microseconds with `break-js-comp`), rounded down.
-pub(crate) fn call_duration(d: Duration, name: &str) -> RsmqResult<u64> {
+/// units, rounded down.
+pub(crate) fn call_duration(d: Duration, name: &str, unit: ScoreUnit) -> RsmqResult<u64> {
     if d > Duration::from_secs(MAX_SECONDS) {
         return Err(out_of_range(name));
     }
     // At most 9_999_999 s, so the value fits in u64 in either unit.
-    Ok(crate::scripts::to_score_units(d))
+    Ok(unit.of(d))
 }
 
 /// A maxsize: 1024..=65536, or -1 for unlimited.
@@ -146,11 +147,12 @@ mod tests {
 
     #[test]
     fn call_durations_may_be_finer_than_seconds() {
-        assert!(call_duration(Duration::from_millis(1500), "vt").is_ok());
-        assert!(call_duration(Duration::from_secs(MAX_SECONDS), "vt").is_ok());
+        assert!(call_duration(Duration::from_millis(1500), "vt", ScoreUnit::Millis).is_ok());
+        assert!(call_duration(Duration::from_secs(MAX_SECONDS), "vt", ScoreUnit::Micros).is_ok());
         assert!(call_duration(
             Duration::from_secs(MAX_SECONDS) + Duration::from_nanos(1),
-            "vt"
+            "vt",
+            ScoreUnit::Millis
         )
         .is_err());
     }

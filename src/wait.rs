@@ -114,7 +114,7 @@ impl Waiter {
             let mut nap = left.min(FALLBACK_POLL);
             if let Some(units) = due {
                 // Wake just after the next hidden message becomes due.
-                nap = nap.min(crate::scripts::from_score_units(units) + Duration::from_millis(1));
+                nap = nap.min(engine.score_unit().duration(units) + Duration::from_millis(1));
             }
             woken = match listener {
                 Some(l) => matches!(select(l, Box::pin(sleep(nap))).await, Either::Left(_)),

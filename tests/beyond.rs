@@ -15,15 +15,21 @@ suite! {
     batch_send_keeps_input_order_and_is_received_in_it,
     batch_send_is_all_or_nothing,
     batch_sizes_are_limited,
+    every_batch_operation_takes_max_batch,
     large_batches_keep_order_counts_and_all_or_nothing,
+    a_failed_stored_batch_leaves_no_bodies,
     batch_receive_hides_each_message_and_counts,
     batch_delete_and_visibility_count_what_was_there,
     move_message_keeps_body_and_counters,
     move_message_needs_two_existing_different_queues,
+    moves_into_a_broken_destination_lose_nothing,
     receive_or_dlq_parks_messages_that_used_their_receives,
+    receive_or_dlq_parks_any_number_of_spent_messages,
     redrive_moves_dead_messages_back_with_a_fresh_budget,
     peek_changes_nothing,
     purge_removes_messages_and_keeps_the_queue,
+    purge_removes_message_fields_only,
+    purge_empties_a_queue_larger_than_one_step,
     attributes_report_visible_messages_and_the_oldest_age,
     long_poll_returns_none_after_the_wait,
     long_poll_wakes_when_a_delayed_message_becomes_due,
@@ -155,6 +161,28 @@ async fn large_batches_keep_order_counts_and_all_or_nothing<C: Client>(rsmq: C, 
         .is_empty());
 }
 
+/// A stored batch whose script fails with a Redis error (here: the queue's sorted set is of
+/// the wrong type) takes its bodies back out: nothing is written.
+async fn a_failed_stored_batch_leaves_no_bodies<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("{ns}:q"))
+        .arg("not a sorted set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    // Many small bodies, and a few large ones: both take the stored path.
+    let many = vec!["m"; 60];
+    let err = rsmq.send_message_batch("q", many, None).await.unwrap_err();
+    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    let large = vec!["z".repeat(20_000), "z".repeat(20_000)];
+    let err = rsmq.send_message_batch("q", large, None).await.unwrap_err();
+    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    assert_eq!(common::snapshot(&ns).await, before);
+}
+
 async fn batch_sizes_are_limited<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let before = common::snapshot(&ns).await;
@@ -216,6 +244,55 @@ async fn batch_sizes_are_limited<C: Client>(rsmq: C, ns: String) {
         MAX_BATCH as u64
     );
     assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
+}
+
+/// Every batch operation at exactly `MAX_BATCH`, including a receive of large bodies (read
+/// outside Lua), a visibility change and a redrive.
+async fn every_batch_operation_takes_max_batch<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, Some(-1)).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let body = "b".repeat(9 * 1024);
+    let ids = rsmq
+        .send_message_batch("q", vec![body.as_str(); MAX_BATCH], None)
+        .await
+        .unwrap();
+    let max = MAX_BATCH as u32;
+    for _ in 0..2 {
+        let got = rsmq
+            .receive_message_batch::<String>("q", Some(Duration::ZERO), max)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), MAX_BATCH);
+        assert!(got.iter().all(|m| m.message == body));
+    }
+    let hidden = rsmq
+        .change_message_visibility_batch("q", &ids, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(hidden, MAX_BATCH as u64);
+    let shown = rsmq
+        .change_message_visibility_batch("q", &ids, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(shown, MAX_BATCH as u64);
+    // Spent messages (received twice, one receive allowed) move to the DLQ; redrive them.
+    assert!(rsmq
+        .receive_message_or_dlq::<String>("q", None, "dead", 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        rsmq.get_queue_attributes("dead").await.unwrap().msgs,
+        MAX_BATCH as u64
+    );
+    assert_eq!(
+        rsmq.redrive("dead", "q", max).await.unwrap(),
+        MAX_BATCH as u64
+    );
+    assert_eq!(
+        rsmq.delete_message_batch("q", &ids).await.unwrap(),
+        MAX_BATCH as u64
+    );
 }
 
 async fn batch_receive_hides_each_message_and_counts<C: Client>(rsmq: C, _ns: String) {
@@ -364,6 +441,32 @@ async fn move_message_needs_two_existing_different_queues<C: Client>(rsmq: C, ns
     assert_eq!(common::snapshot(&ns).await, before);
 }
 
+/// A move into a queue whose sorted set is of the wrong type fails before it writes: the
+/// message stays where it was.
+async fn moves_into_a_broken_destination_lose_nothing<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "m", None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("{ns}:dead"))
+        .arg("not a sorted set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    let err = rsmq.move_message("q", &id, "dead").await.unwrap_err();
+    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    let err = rsmq
+        .receive_message_or_dlq::<String>("q", None, "dead", 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    let err = rsmq.redrive("q", "dead", 10).await.unwrap_err();
+    assert!(matches!(err, RsmqError::RedisError(_)), "{err:?}");
+    assert_eq!(common::snapshot(&ns).await, before);
+}
+
 async fn receive_or_dlq_parks_messages_that_used_their_receives<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.create_queue("dead", None, None, None).await.unwrap();
@@ -407,6 +510,29 @@ async fn receive_or_dlq_parks_messages_that_used_their_receives<C: Client>(rsmq:
         .unwrap()
         .is_none());
     assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 2);
+}
+
+/// However many spent messages lead the queue, they all go to the DLQ and the next good
+/// message is delivered: the receive never answers "empty" while one is receivable.
+async fn receive_or_dlq_parks_any_number_of_spent_messages<C: Client>(rsmq: C, _ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    rsmq.send_message_batch("q", vec!["spent"; 250], None)
+        .await
+        .unwrap();
+    let got = rsmq
+        .receive_message_batch::<String>("q", Some(Duration::ZERO), 250)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 250);
+    let good = rsmq.send_message("q", "good", None).await.unwrap();
+    let m = rsmq
+        .receive_message_or_dlq::<String>("q", None, "dead", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((m.id.as_str(), m.message.as_str()), (good.as_str(), "good"));
+    assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 250);
 }
 
 async fn redrive_moves_dead_messages_back_with_a_fresh_budget<C: Client>(rsmq: C, _ns: String) {
@@ -523,6 +649,86 @@ async fn purge_removes_messages_and_keeps_the_queue<C: Client>(rsmq: C, ns: Stri
     ));
 }
 
+/// Purge removes message fields (a member's `{id}`, `{id}:rc` and `{id}:fr`, and fields
+/// shaped like them that no member owns) and nothing else.
+async fn purge_removes_message_fields_only<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message("q", "a", None).await.unwrap();
+    let mut con = common::raw().await;
+    let hash = format!("{ns}:q:Q");
+    let orphan = "o".repeat(32);
+    let unknown = "an_unknown_field_of_32_character";
+    assert_eq!(unknown.len(), 32);
+    let _: () = redis::cmd("HSET")
+        .arg(&hash)
+        .arg(&orphan)
+        .arg("left by a crashed writer")
+        .arg(format!("{orphan}:rc"))
+        .arg("2")
+        .arg(format!("{}:fr", "p".repeat(32)))
+        .arg("1")
+        .arg(unknown)
+        .arg("kept")
+        .arg("foreign-id")
+        .arg("a body under a foreign id")
+        .arg("foreign-id:rc")
+        .arg("1")
+        .arg("x:rc")
+        .arg("kept too")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{ns}:q"))
+        .arg(0)
+        .arg("foreign-id")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(rsmq.purge_queue("q").await.unwrap(), 2);
+    let mut fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(&hash)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            unknown,
+            "created",
+            "delay",
+            "maxsize",
+            "modified",
+            "totalsent",
+            "vt",
+            "x:rc"
+        ]
+    );
+}
+
+/// A queue of more messages than one purge step takes is emptied all the same.
+async fn purge_empties_a_queue_larger_than_one_step<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    for _ in 0..6 {
+        rsmq.send_message_batch("q", vec!["m"; MAX_BATCH], None)
+            .await
+            .unwrap();
+    }
+    rsmq.receive_message_batch::<String>("q", None, MAX_BATCH as u32)
+        .await
+        .unwrap();
+    assert_eq!(rsmq.purge_queue("q").await.unwrap(), 6 * MAX_BATCH as u64);
+    let mut con = common::raw().await;
+    let fields: u64 = redis::cmd("HLEN")
+        .arg(format!("{ns}:q:Q"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(fields, 7, "the attributes and counters");
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
+}
+
 async fn attributes_report_visible_messages_and_the_oldest_age<C: Client>(rsmq: C, _ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
     let a = rsmq.get_queue_attributes("q").await.unwrap();
@@ -635,4 +841,150 @@ async fn long_poll_wakes_on_a_realtime_send<C: Client>(rsmq: C, ns: String) {
         took
     })
     .await;
+}
+
+/// How long the steps of a purge (and the delete of a queue) block Redis on a queue of
+/// 1,000,000 messages, each received once (about 3,000,000 hash fields): each script call's
+/// time as the server's own SLOWLOG reports it (wall time, so a busy machine inflates it),
+/// and the CPU time the server spent in all. Not a timed test: it prints the numbers. It
+/// takes minutes, so it runs only when asked (`PURGE_MESSAGES` sets another count):
+/// `cargo test --release --test beyond -- --ignored --nocapture longest_purge_step`
+#[tokio::test]
+#[ignore]
+async fn longest_purge_step() {
+    use redis::aio::MultiplexedConnection;
+
+    let n: usize = std::env::var("PURGE_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let server = common::start_server(&["--slowlog-max-len", "1000000"]).unwrap();
+    let rsmq = rsmq_async::Rsmq::new(RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace("purgesteps"),
+        // Long enough for a purge in one step, to compare.
+        response_timeout: Duration::from_secs(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let long =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(300)));
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&long)
+        .await
+        .unwrap();
+    async fn fill(rsmq: &rsmq_async::Rsmq, n: usize) {
+        rsmq.create_queue("q", None, None, Some(-1)).await.unwrap();
+        let batch = vec!["a message body of some forty-two bytes...."; MAX_BATCH];
+        for _ in 0..n.div_ceil(MAX_BATCH) {
+            rsmq.send_message_batch("q", batch.clone(), None)
+                .await
+                .unwrap();
+        }
+        for _ in 0..n.div_ceil(MAX_BATCH) {
+            rsmq.receive_message_batch::<String>(
+                "q",
+                Some(Duration::from_secs(3600)),
+                MAX_BATCH as u32,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    /// Starts logging every command, from an empty log; returns the server's CPU seconds.
+    async fn start(con: &mut MultiplexedConnection) -> f64 {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("slowlog-log-slower-than")
+            .arg(0)
+            .query_async(con)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("SLOWLOG")
+            .arg("RESET")
+            .query_async(con)
+            .await
+            .unwrap();
+        cpu(con).await
+    }
+    async fn cpu(con: &mut MultiplexedConnection) -> f64 {
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(con)
+            .await
+            .unwrap();
+        info.lines()
+            .filter(|l| l.starts_with("used_cpu_user:") || l.starts_with("used_cpu_sys:"))
+            .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+            .sum()
+    }
+    /// Stops logging; returns the script calls' times in µs, sorted.
+    async fn script_times(con: &mut MultiplexedConnection) -> Vec<u64> {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("slowlog-log-slower-than")
+            .arg(-1)
+            .query_async(con)
+            .await
+            .unwrap();
+        let log: Vec<redis::Value> = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-1)
+            .query_async(con)
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        for entry in log {
+            let redis::Value::Array(fields) = entry else {
+                continue;
+            };
+            let (Some(redis::Value::Int(micros)), Some(redis::Value::Array(args))) =
+                (fields.get(2), fields.get(3))
+            else {
+                continue;
+            };
+            if let Some(redis::Value::BulkString(cmd)) = args.first() {
+                if cmd.eq_ignore_ascii_case(b"evalsha") || cmd.eq_ignore_ascii_case(b"eval") {
+                    times.push(*micros as u64);
+                }
+            }
+        }
+        // The log is newest first.
+        times.reverse();
+        let mut longest: Vec<(u64, usize)> = times.iter().copied().zip(1..).collect();
+        longest.sort_unstable_by(|a, b| b.cmp(a));
+        longest.truncate(3);
+        println!("longest script calls (µs, call number): {longest:?}");
+        times.sort_unstable();
+        times
+    }
+
+    fill(&rsmq, n).await;
+    let cpu_before = start(&mut con).await;
+    let started = Instant::now();
+    let purged = rsmq.purge_queue("q").await.unwrap();
+    let took = started.elapsed();
+    let cpu_used = cpu(&mut con).await - cpu_before;
+    let times = script_times(&mut con).await;
+    assert_eq!(purged, n as u64);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "purge_queue of {n} messages: {} steps; per step {} µs median, {} µs p99, {} µs \
+         longest; {:.0} µs of server CPU per step; {took:?} in all",
+        times.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        cpu_used * 1e6 / times.len() as f64,
+    );
+
+    rsmq.delete_queue("q").await.unwrap();
+    fill(&rsmq, n).await;
+    start(&mut con).await;
+    rsmq.delete_queue("q").await.unwrap();
+    let times = script_times(&mut con).await;
+    println!("delete_queue of {n} messages: {:?} µs", times.last());
 }

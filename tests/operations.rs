@@ -18,7 +18,9 @@ const WAIT: Duration = Duration::from_secs(5);
 suite! {
     create_queue_applies_js_defaults,
     create_queue_twice_is_queue_exists,
+    create_queue_on_an_existing_queue_writes_nothing,
     list_and_delete_queues,
+    delete_queue_of_a_missing_queue_writes_nothing,
     send_receive_delete_round_trip,
     received_message_stays_hidden_for_its_vt_then_returns_with_rc_2,
     queue_default_vt_hides_received_messages,
@@ -27,6 +29,7 @@ suite! {
     messages_are_received_in_send_order,
     pop_receives_and_deletes_at_once,
     pop_after_a_receive_reports_the_first_receive,
+    pop_checks_the_queue_before_it_writes,
     change_visibility_reports_whether_the_message_exists,
     set_queue_attributes_changes_and_returns_them,
     counters_follow_sends_receives_and_hidden_messages,
@@ -73,6 +76,27 @@ async fn create_queue_twice_is_queue_exists<C: Client>(rsmq: C, _ns: String) {
     );
 }
 
+/// A failing create changes nothing, even on a queue that lacks fields a create writes (one
+/// made by another client).
+async fn create_queue_on_an_existing_queue_writes_nothing<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("HDEL")
+        .arg(format!("{ns}:q:Q"))
+        .arg("created")
+        .arg("modified")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    let err = rsmq
+        .create_queue("q", Some(Duration::from_secs(9)), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RsmqError::QueueExists), "{err:?}");
+    assert_eq!(common::snapshot(&ns).await, before);
+}
+
 async fn list_and_delete_queues<C: Client>(rsmq: C, ns: String) {
     assert!(rsmq.list_queues().await.unwrap().is_empty());
     for q in ["a", "b", "c"] {
@@ -96,6 +120,31 @@ async fn list_and_delete_queues<C: Client>(rsmq: C, ns: String) {
         rsmq.delete_queue("b").await,
         Err(RsmqError::QueueNotFound)
     ));
+}
+
+/// Deleting a queue that is not there changes nothing: neither a sorted set of the same name
+/// (another application's) nor a stale name in the set of queues.
+async fn delete_queue_of_a_missing_queue_writes_nothing<C: Client>(rsmq: C, ns: String) {
+    let mut con = common::raw().await;
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{ns}:q"))
+        .arg(7)
+        .arg("someone-else")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg(format!("{ns}:QUEUES"))
+        .arg("q")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    assert!(matches!(
+        rsmq.delete_queue("q").await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert_eq!(common::snapshot(&ns).await, before);
 }
 
 async fn send_receive_delete_round_trip<C: Client>(rsmq: C, _ns: String) {
@@ -286,6 +335,36 @@ async fn pop_after_a_receive_reports_the_first_receive<C: Client>(rsmq: C, _ns: 
         .unwrap();
     let p = rsmq.pop_message::<String>("q").await.unwrap().unwrap();
     assert_eq!((p.rc, p.fr), (2, r.fr));
+}
+
+/// A sorted set under the queue's name without the queue's hash (the hash was evicted, or
+/// another application keeps a sorted set in the namespace): pop and receive answer
+/// `QueueNotFound` and leave the sorted set alone.
+async fn pop_checks_the_queue_before_it_writes<C: Client>(rsmq: C, ns: String) {
+    let mut con = common::raw().await;
+    for i in 0..3 {
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{ns}:q"))
+            .arg(0)
+            .arg(format!("{i:0>10}{}", "m".repeat(22)))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
+    let before = common::snapshot(&ns).await;
+    assert!(matches!(
+        rsmq.pop_message::<String>("q").await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.receive_message::<String>("q", None).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.receive_message_batch::<String>("q", None, 10).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert_eq!(common::snapshot(&ns).await, before);
 }
 
 async fn change_visibility_reports_whether_the_message_exists<C: Client>(rsmq: C, _ns: String) {

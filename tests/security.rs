@@ -110,8 +110,8 @@ fn minimal_acl(user: &str, password: &str, ns: &str) -> Vec<String> {
         "-@all".into(),
     ];
     let commands = "evalsha eval multi exec smembers ping psubscribe punsubscribe \
-        time hmget hget hset hsetnx hdel hincrby hexists hkeys \
-        zadd zrem zrange zrangebyscore zcard zcount zscore sadd srem scard del publish";
+        time hmget hget hset hsetnx hdel hincrby hexists hscan \
+        zadd zrem zrange zrangebyscore zcard zcount zscore sadd srem scard unlink publish";
     rules.extend(commands.split_whitespace().map(|c| format!("+{c}")));
     rules
 }

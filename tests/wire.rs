@@ -206,6 +206,40 @@ async fn a_body_less_member_never_blocks_the_queue() {
         .is_none());
 }
 
+/// More body-less members at the head than one script call drops never make a receive, a
+/// pop or a batch receive answer "empty" while a message is receivable.
+#[tokio::test]
+async fn any_number_of_body_less_members_never_hides_a_message() {
+    let (rsmq, ns) = common::rsmq("manyorphans").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let plant = |round: u32| {
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(format!("{ns}:q"));
+        for i in 0..250 {
+            zadd.arg(0).arg(format!("{round}{i:0>9}{}", "o".repeat(22)));
+        }
+        zadd
+    };
+    let _: () = plant(1).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let m = rsmq.receive_message::<String>("q", None).await.unwrap();
+    assert_eq!(m.map(|m| m.id), Some(id));
+    let _: () = plant(2).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let m = rsmq.pop_message::<String>("q").await.unwrap();
+    assert_eq!(m.map(|m| m.id), Some(id));
+    let _: () = plant(3).query_async(&mut con).await.unwrap();
+    let id = rsmq.send_message("q", "real", None).await.unwrap();
+    let got = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.into_iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    let left: u64 = con.zcard(format!("{ns}:q")).await.unwrap();
+    assert_eq!(left, 2, "the orphans were dropped");
+}
+
 #[tokio::test]
 async fn foreign_attribute_data_gives_clear_errors() {
     let (rsmq, ns) = common::rsmq("foreign").await;
@@ -325,6 +359,38 @@ async fn foreign_ids_are_received_with_sent_zero() {
     );
 }
 
+/// The `tracing` events of the current thread, as "level target: message field=value ...".
+#[derive(Default, Clone)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.push_str(&format!(" {}={value}", field.name()));
+            }
+        }
+        let meta = event.metadata();
+        let mut text = Text(format!("{} {}:", meta.level(), meta.target()));
+        event.record(&mut text);
+        self.0.lock().unwrap().push(text.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 #[tokio::test]
 async fn scripts_are_reloaded_after_script_flush() {
     let (rsmq, _) = common::rsmq("flush").await;
@@ -336,7 +402,17 @@ async fn scripts_are_reloaded_after_script_flush() {
         .query_async(&mut con)
         .await
         .unwrap();
+    let events = Events::default();
+    let guard = tracing::subscriber::set_default(events.clone());
     rsmq.send_message("q", "b", None).await.unwrap();
+    drop(guard);
+    // One warning, naming the script that Redis had forgotten.
+    let seen = events.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("WARN rsmq_async") && seen[0].contains("script=send_message"),
+        "{seen:?}"
+    );
     assert_eq!(
         rsmq.receive_message::<String>("q", None)
             .await
@@ -360,4 +436,188 @@ async fn break_js_comp_scores_are_microseconds() {
     // Queue attributes are still whole seconds.
     let vt: String = con.hget(format!("{ns}:q:Q"), "vt").await.unwrap();
     assert_eq!(vt, "30");
+}
+
+/// The score unit is chosen per client: in one build (and one namespace), a client with
+/// microseconds writes microsecond scores and one with milliseconds writes millisecond
+/// scores, for sends, delays, batch sends (in Lua and stored) and receives.
+#[tokio::test]
+async fn each_client_writes_scores_in_its_own_unit() {
+    use rsmq_async::ScoreUnit;
+    let ns = common::namespace("units");
+    let mut con = common::raw().await;
+    for (unit, q, per_second) in [
+        (ScoreUnit::Micros, "us", 1_000_000),
+        (ScoreUnit::Millis, "ms", 1000),
+    ] {
+        let rsmq = Rsmq::new(RsmqOptions {
+            ns: ns.clone(),
+            score_unit: unit,
+            ..common::options("units")
+        })
+        .await
+        .unwrap();
+        rsmq.create_queue(q, None, None, None).await.unwrap();
+        let zset = format!("{ns}:{q}");
+        // The time an id carries, in the client's unit.
+        let sent = |id: &str| base36_micros(id) / (1_000_000 / per_second);
+
+        let id = rsmq.send_message(q, "m", None).await.unwrap();
+        let score: u64 = con.zscore(&zset, &id).await.unwrap();
+        assert_eq!(score, sent(&id), "{unit:?}");
+        assert_eq!(
+            score.to_string().len(),
+            if per_second == 1000 { 13 } else { 16 }
+        );
+
+        let id = rsmq
+            .send_message(q, "m", Some(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        let score: u64 = con.zscore(&zset, &id).await.unwrap();
+        assert_eq!(score, sent(&id) + 2 * per_second, "{unit:?}");
+
+        // Batches through Lua (3) and stored (60): scored by the first id's time.
+        for n in [3, 60] {
+            let ids = rsmq
+                .send_message_batch(q, vec!["b"; n], None)
+                .await
+                .unwrap();
+            for id in &ids {
+                let score: u64 = con.zscore(&zset, id).await.unwrap();
+                assert_eq!(score, sent(&ids[0]), "{unit:?} {n}");
+            }
+        }
+
+        // A receive hides the message for vt in the client's unit.
+        let m = rsmq
+            .receive_message::<String>(q, Some(Duration::from_secs(7)))
+            .await
+            .unwrap()
+            .unwrap();
+        let score: u64 = con.zscore(&zset, &m.id).await.unwrap();
+        let fr = m.fr * (per_second / 1000);
+        let hidden_until = fr + 7 * per_second;
+        assert!(
+            (hidden_until..hidden_until + per_second / 1000).contains(&score),
+            "{unit:?}: {score} {fr}"
+        );
+    }
+}
+
+/// The coalesced scripts take as many calls as one coalesced batch may hold (256) without
+/// reaching Lua's `unpack` limit: sends through Lua and stored, and deletes.
+#[tokio::test]
+async fn coalesced_scripts_take_a_full_batch() {
+    const MAX_COALESCED: usize = 256;
+    let (rsmq, ns) = common::rsmq("fullbatch").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let sources = rsmq_async::script_sources();
+    let source = |name: &str| sources.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let (zset, hash) = (format!("{ns}:q"), format!("{ns}:q:Q"));
+    let mut con = common::raw().await;
+    let suffix = |i: usize| format!("{i:0>22}");
+
+    let mut send = redis::cmd("EVAL");
+    send.arg(source("send_messages"))
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("");
+    for i in 0..MAX_COALESCED {
+        send.arg(suffix(i)).arg(format!("body {i}")).arg("");
+    }
+    let ids: Vec<String> = send.query_async(&mut con).await.unwrap();
+    assert_eq!(ids.len(), MAX_COALESCED);
+
+    let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let stored_ids: Vec<String> = (0..MAX_COALESCED)
+        .map(|i| format!("{}{}", "z".repeat(10), suffix(i)))
+        .collect();
+    let mut hset = redis::cmd("HSET");
+    hset.arg(&hash);
+    let mut stored = redis::cmd("EVAL");
+    stored
+        .arg(source("send_stored"))
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("")
+        .arg((s * 1_000_000 + us) / (1_000_000 / UNITS));
+    for id in &stored_ids {
+        hset.arg(id).arg("stored body");
+        stored.arg(id).arg(11).arg("");
+    }
+    let (sent,): (Vec<String>,) = redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .add_command(stored)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(sent, stored_ids);
+    assert_eq!(
+        rsmq.get_queue_attributes("q").await.unwrap().msgs,
+        2 * MAX_COALESCED as u64
+    );
+
+    for ids in [ids, stored_ids] {
+        let mut delete = redis::cmd("EVAL");
+        delete
+            .arg(source("delete_messages"))
+            .arg(2)
+            .arg(&zset)
+            .arg(&hash)
+            .arg(&ids);
+        let deleted: Vec<u8> = delete.query_async(&mut con).await.unwrap();
+        assert_eq!(deleted, vec![1; MAX_COALESCED]);
+    }
+    assert_eq!(rsmq.get_queue_attributes("q").await.unwrap().msgs, 0);
+}
+
+/// The coalesced stored send, when adding to the sorted set fails with a Redis error (a key
+/// of the wrong type), takes every body it was given back out: the transaction writes
+/// nothing.
+#[tokio::test]
+async fn a_failed_stored_coalesced_send_leaves_no_bodies() {
+    let (rsmq, ns) = common::rsmq("storedfail").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let (zset, hash) = (format!("{ns}:q"), format!("{ns}:q:Q"));
+    let mut con = common::raw().await;
+    let _: () = con.set(&zset, "not a sorted set").await.unwrap();
+    let before = common::snapshot(&ns).await;
+    let sources = rsmq_async::script_sources();
+    let source = &sources.iter().find(|(n, _)| *n == "send_stored").unwrap().1;
+    let ids: Vec<String> = (0..3)
+        .map(|i| format!("{}{i:0>22}", "z".repeat(10)))
+        .collect();
+    let mut hset = redis::cmd("HSET");
+    hset.arg(&hash);
+    let mut stored = redis::cmd("EVAL");
+    stored
+        .arg(source)
+        .arg(2)
+        .arg(&zset)
+        .arg(&hash)
+        .arg("")
+        .arg(1);
+    for id in &ids {
+        hset.arg(id).arg("body");
+        stored.arg(id).arg(4).arg("");
+    }
+    let result: redis::RedisResult<(redis::Value,)> = redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .add_command(stored)
+        .query_async(&mut con)
+        .await;
+    let failed = match result {
+        Err(e) => e.to_string().contains("WRONGTYPE"),
+        Ok((redis::Value::ServerError(e),)) => format!("{e:?}").contains("WRONGTYPE"),
+        Ok(other) => panic!("{other:?}"),
+    };
+    assert!(failed);
+    assert_eq!(common::snapshot(&ns).await, before);
 }

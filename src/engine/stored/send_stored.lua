@@ -1,0 +1,13 @@
+-- send_stored: the second step of a large coalesced send, run in MULTI right after an HSET
+-- that stored the bodies under their ids, so the bodies never pass through Lua. It has the
+-- effects of send_messages; where a send must fail, it removes its body again, so the
+-- transaction as a whole writes nothing for it.
+-- KEYS (2): [1] sorted set, [2] queue hash.
+-- ARGV: [1] realtime channel ("" = none), [2] the Redis time the ids were made from, in
+-- score units (scores count from it, as the JavaScript client's do from the time its ids
+-- carry), then per message its id, its body's length and its delay in score units ("" =
+-- the queue's).
+-- Returns as send_messages does; when adding to the sorted set fails, the error, having
+-- removed every body.
+local STORED = true
+--@include send_each
