@@ -790,6 +790,11 @@ impl WorkerHandle {
         });
     }
 
+    /// Whether a shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        *self.control.borrow() >= State::Stopping
+    }
+
     /// Whether the worker is paused.
     pub fn is_paused(&self) -> bool {
         *self.control.borrow() == State::Paused
