@@ -197,7 +197,7 @@ impl Backoff {
         };
         let d = if self.jitter > 0.0 {
             let spread = self.jitter * (2.0 * fastrand::f64() - 1.0);
-            d.mul_f64((1.0 + spread).max(0.0).min(2.0))
+            d.mul_f64((1.0 + spread).clamp(0.0, 2.0))
         } else {
             d
         };
@@ -884,10 +884,12 @@ impl Worker {
         } = self;
         let (tracker, mut finished) = mpsc::channel::<()>(1);
         for route in &routes {
-            let task = receive_loop(ctx.clone(), route.clone(), control.subscribe(), {
-                let tracker = tracker.clone();
-                tracker
-            });
+            let task = receive_loop(
+                ctx.clone(),
+                route.clone(),
+                control.subscribe(),
+                tracker.clone(),
+            );
             tokio::spawn(
                 task.instrument(tracing::info_span!("rsmq_worker_route", queue = %route.queue)),
             );

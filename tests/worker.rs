@@ -197,7 +197,7 @@ async fn every_message_is_handled_exactly_once_across_concurrency() {
     })
     .await;
     stop(handle, task).await;
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.keys().cloned().collect::<HashSet<_>>(), sent);
     assert!(
         seen.values().all(|&n| n == 1),
