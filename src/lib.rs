@@ -64,7 +64,7 @@ pub use worker::{
 pub use engine::sources as script_sources;
 
 /// The README's examples, compiled as doc tests.
-#[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]
+#[cfg(all(doctest, feature = "tokio-comp", feature = "sync", feature = "worker"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
