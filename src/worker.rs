@@ -39,6 +39,9 @@ const MAX_DELAY: Duration = Duration::from_secs(9_999_999);
 const RECEIVE_RETRY_MIN: Duration = Duration::from_millis(100);
 const RECEIVE_RETRY_MAX: Duration = Duration::from_secs(5);
 
+/// The longest an idle route's long poll lasts, so that a stop never waits longer for it.
+const LONG_POLL_MAX: Duration = Duration::from_secs(1);
+
 /// How often a failed delete is tried again, and the first pause between tries.
 const DELETE_TRIES: u32 = 6;
 const DELETE_RETRY_MIN: Duration = Duration::from_millis(100);
@@ -48,8 +51,8 @@ const DELETE_RETRY_MIN: Duration = Duration::from_millis(100);
 // ---------------------------------------------------------------------------------------
 
 /// A message body that the route's type does not accept (`TryFrom<RedisBytes>` returned the
-/// bytes). The handler is not called; the message is a failure that is not retried: it goes
-/// to the dead-letter queue at once, or is deleted when the route has none.
+/// bytes). The handler is not called. The message goes to the route's dead-letter queue at
+/// once; a route without one leaves it, as any failure (it is never deleted).
 #[derive(Debug)]
 pub struct DecodeError(pub Vec<u8>);
 
@@ -1025,17 +1028,22 @@ async fn receive_loop(
         // The queue is empty: wait, holding one slot.
         let slot = slots.next().expect("one slot kept");
         if ctx.use_realtime {
-            let wait = ctx.client.receive_wait(&route.queue, ctx.poll_interval);
-            match unless(wait, &state, State::Paused).await {
-                Some(Ok(Some(message))) => {
+            // Not cut short by a pause or a stop: a receive dropped inside its script would
+            // leave its message hidden until its vt. What it gets after a stop is released.
+            let wait = ctx
+                .client
+                .receive_wait(&route.queue, ctx.poll_interval.min(LONG_POLL_MAX))
+                .await;
+            match wait {
+                Ok(Some(message)) => {
                     if *state.borrow() != State::Running {
                         release(&ctx, &route, vec![message]).await;
                     } else if !poisoned(&ctx, &route, &message).await {
                         spawn_message(&ctx, &route, message, slot, &state, &tracker);
                     }
                 }
-                Some(Ok(None)) | None => {}
-                Some(Err(e)) => {
+                Ok(None) => {}
+                Err(e) => {
                     tracing::warn!(queue = %route.queue, error = %e, "rsmq worker: receive failed; retrying in {retry:?}");
                     drop(slot);
                     unless(tokio::time::sleep(retry), &state, State::Paused).await;
@@ -1129,6 +1137,7 @@ fn spawn_message(
 /// How a handler's run ended.
 enum Outcome {
     Done(Result<(), HandlerError>),
+    Undecodable(DecodeError),
     Panicked(String),
     TimedOut(Duration),
     Cancelled,
@@ -1145,7 +1154,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 fn is_permanent(e: &(dyn StdError + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if err.is::<Permanent>() || err.is::<DecodeError>() {
+        if err.is::<Permanent>() {
             return true;
         }
         cur = err.source();
@@ -1160,7 +1169,7 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
     let started = std::time::Instant::now();
     let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| (route.handler)(message))) {
         Err(p) => Outcome::Panicked(panic_text(&*p)),
-        Ok(Err(decode)) => Outcome::Done(Err(Box::new(decode))),
+        Ok(Err(decode)) => Outcome::Undecodable(decode),
         Ok(Ok(fut)) => guarded(ctx, route, &id, fut, &state).await,
     };
     let elapsed = started.elapsed();
@@ -1173,6 +1182,15 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
             let permanent = is_permanent(&*e);
             tracing::warn!(error = %e, permanent, "rsmq worker: handler failed");
             failed(ctx, route, &id, rc, permanent).await;
+        }
+        Outcome::Undecodable(e) => {
+            // Never decodes: straight to the DLQ; without one, left as any failure (18 did
+            // so), never deleted.
+            tracing::warn!(error = %e, "rsmq worker: message body does not decode");
+            match route.dlq {
+                Some(_) => failed(ctx, route, &id, rc, true).await,
+                None => failed(ctx, route, &id, rc, false).await,
+            }
         }
         Outcome::Panicked(text) => {
             tracing::error!(panic = %text, "rsmq worker: handler panicked");

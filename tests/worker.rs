@@ -387,6 +387,78 @@ async fn a_permanent_failure_goes_to_the_dlq_at_once() {
 }
 
 #[tokio::test]
+async fn a_message_that_kills_its_handler_reaches_the_dlq_after_its_receives() {
+    let (rsmq, _) = common::rsmq("poison").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "poison", None).await.unwrap();
+    // Two workers died while handling it: received twice, never failed, never deleted.
+    for _ in 0..2 {
+        rsmq.receive_message::<String>("q", Some(Duration::ZERO))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .poll_interval(Duration::from_millis(20))
+        .dlq("dead", 1) // two receives
+        .route("q", move |_m: RsmqMessage<String>| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), Infallible>(()) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    eventually("dead-lettered", async || msgs(&rsmq, "dead").await == 1).await;
+    stop(handle, task).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the handler met it a third time"
+    );
+    let dead = rsmq.peek_messages::<String>("dead", 1).await.unwrap();
+    assert_eq!((dead[0].id.clone(), dead[0].rc), (id, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realtime_worker_long_polls_and_handles_what_arrives() {
+    let opts = RsmqOptions {
+        realtime: true,
+        ..common::options("realtime")
+    };
+    let rsmq = Rsmq::new(opts).await.unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s = seen.clone();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .use_realtime(true)
+        .poll_interval(Duration::from_secs(30))
+        .route("q", move |_m: RsmqMessage<String>| {
+            let s = s.clone();
+            async move {
+                s.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), Infallible>(())
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    for i in 0..5 {
+        rsmq.send_message("q", format!("m{i}"), None).await.unwrap();
+        eventually("handled", async || seen.load(Ordering::SeqCst) == i + 1).await;
+    }
+    // A long poll does not hold up the shutdown for its poll interval.
+    let began = Instant::now();
+    stop(handle, task).await;
+    assert!(began.elapsed() < Duration::from_secs(20));
+    assert_eq!(msgs(&rsmq, "q").await, 0);
+}
+
+#[tokio::test]
 async fn a_timed_out_handler_is_cancelled_and_fails() {
     let (rsmq, _) = common::rsmq("timeout").await;
     rsmq.create_queue("q", None, None, None).await.unwrap();
