@@ -248,7 +248,7 @@ async fn a_slow_route_never_starves_another() {
     let (handle, task) = start(worker);
     // The slow route takes every slot it may have (its own and the shared ones) ...
     eventually("slow route saturated", async || {
-        slow_running.load(Ordering::SeqCst) == 3
+        slow_running.load(Ordering::SeqCst) >= 3
     })
     .await;
     // ... and the fast route still gets its work done.
