@@ -2,6 +2,7 @@
 //! heartbeats, shutdown, and a Redis restart under a running worker. Real Redis throughout.
 #![cfg(feature = "worker")]
 
+mod capture;
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -735,4 +736,59 @@ async fn a_redis_restart_under_a_running_worker_loses_nothing() {
     .await;
     assert!(!task.is_finished(), "the worker ended");
     stop(handle, task).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Observability
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn each_message_has_a_span_and_each_outcome_an_event() {
+    capture::install();
+    let (rsmq, ns) = common::rsmq("traced").await;
+    let queue = format!("traced{}", fastrand::u32(..));
+    rsmq.create_queue(&queue, None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let ok = rsmq.send_message(&queue, "ok", None).await.unwrap();
+    let bad = rsmq.send_message(&queue, "bad", None).await.unwrap();
+    let text = format!("panic for {ns}");
+    let t = text.clone();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .poll_interval(Duration::from_millis(20))
+        .dlq("dead", 0)
+        .route(&queue, move |m: RsmqMessage<String>| {
+            let t = t.clone();
+            async move {
+                if m.message == "bad" {
+                    panic!("{t}");
+                }
+                Ok::<(), Infallible>(())
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    eventually("both done", async || {
+        msgs(&rsmq, &queue).await == 0 && msgs(&rsmq, "dead").await == 1
+    })
+    .await;
+    stop(handle, task).await;
+    let records = capture::records();
+    for id in [&ok, &bad] {
+        let span = records
+            .iter()
+            .find(|r| r.is_span && r.name == "rsmq_worker_message" && r.field("id") == Some(id))
+            .unwrap_or_else(|| panic!("no span for {id}"));
+        assert_eq!(span.field("queue"), Some(queue.as_str()));
+        assert_eq!(span.field("rc"), Some("1"));
+    }
+    let panicked = records
+        .iter()
+        .find(|r| !r.is_span && r.field("panic") == Some(text.as_str()))
+        .expect("a panic event");
+    assert_eq!(panicked.level, tracing::Level::ERROR);
+    assert!(records.iter().any(|r| !r.is_span
+        && r.message().contains("dead-letter queue")
+        && r.field("dlq").is_some_and(|d| d == "dead")));
 }
