@@ -1126,7 +1126,9 @@ fn spawn_message(
     let (ctx, route, state, tracker) = (ctx.clone(), route.clone(), state.clone(), tracker.clone());
     tokio::spawn(
         async move {
+            meter::in_flight(&route.queue, 1.0);
             process(&ctx, &route, message, state).await;
+            meter::in_flight(&route.queue, -1.0);
             drop(slot);
             drop(tracker);
         }
@@ -1173,20 +1175,26 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
         Ok(Ok(fut)) => guarded(ctx, route, &id, fut, &state).await,
     };
     let elapsed = started.elapsed();
+    if !matches!(outcome, Outcome::Cancelled | Outcome::Undecodable(_)) {
+        meter::handler_time(&route.queue, elapsed);
+    }
     match outcome {
         Outcome::Done(Ok(())) => {
+            meter::count("rsmq_worker_handled_total", &route.queue);
             acknowledge(ctx, route, &id, &state).await;
             tracing::debug!(?elapsed, "rsmq worker: message handled");
         }
         Outcome::Done(Err(e)) => {
             let permanent = is_permanent(&*e);
             tracing::warn!(error = %e, permanent, "rsmq worker: handler failed");
+            meter::failed(&route.queue, if permanent { "permanent" } else { "error" });
             failed(ctx, route, &id, rc, permanent).await;
         }
         Outcome::Undecodable(e) => {
             // Never decodes: straight to the DLQ; without one, left as any failure (18 did
             // so), never deleted.
             tracing::warn!(error = %e, "rsmq worker: message body does not decode");
+            meter::failed(&route.queue, "decode");
             match route.dlq {
                 Some(_) => failed(ctx, route, &id, rc, true).await,
                 None => failed(ctx, route, &id, rc, false).await,
@@ -1194,10 +1202,12 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
         }
         Outcome::Panicked(text) => {
             tracing::error!(panic = %text, "rsmq worker: handler panicked");
+            meter::failed(&route.queue, "panic");
             failed(ctx, route, &id, rc, false).await;
         }
         Outcome::TimedOut(t) => {
             tracing::warn!(timeout = ?t, "rsmq worker: handler timed out and was cancelled");
+            meter::failed(&route.queue, "timeout");
             failed(ctx, route, &id, rc, false).await;
         }
         Outcome::Cancelled => {
@@ -1303,6 +1313,7 @@ async fn failed(ctx: &Ctx, route: &Route, id: &str, rc: u64, permanent: bool) {
         }
         _ => {}
     }
+    meter::count("rsmq_worker_retried_total", &route.queue);
     match route.backoff.delay(rc) {
         Some(delay) => match ctx.client.visibility(&route.queue, id, delay).await {
             Ok(_) => tracing::info!(?delay, "rsmq worker: message will be retried"),
@@ -1318,6 +1329,7 @@ async fn dead_letter(ctx: &Ctx, route: &Route, id: &str, rc: u64, why: &str) {
     let Some(d) = &route.dlq else { return };
     match ctx.client.move_to(&route.queue, id, &d.queue).await {
         Ok(true) => {
+            meter::count("rsmq_worker_dead_lettered_total", &route.queue);
             tracing::warn!(dlq = %d.queue, rc, reason = why, "rsmq worker: message moved to the dead-letter queue")
         }
         Ok(false) => {}
@@ -1325,6 +1337,45 @@ async fn dead_letter(ctx: &Ctx, route: &Route, id: &str, rc: u64, why: &str) {
             tracing::error!(dlq = %d.queue, error = %e, "rsmq worker: could not move the message to the dead-letter queue; it returns after its vt")
         }
     }
+}
+
+/// The worker's metrics (feature `metrics`), through the `metrics` facade; nothing without it.
+mod meter {
+    use std::time::Duration;
+
+    #[cfg(feature = "metrics")]
+    pub(super) fn count(name: &'static str, queue: &str) {
+        metrics::counter!(name, "queue" => queue.to_owned()).increment(1);
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(super) fn failed(queue: &str, reason: &'static str) {
+        metrics::counter!("rsmq_worker_failed_total", "queue" => queue.to_owned(), "reason" => reason)
+            .increment(1);
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(super) fn handler_time(queue: &str, d: Duration) {
+        metrics::histogram!("rsmq_worker_handler_seconds", "queue" => queue.to_owned())
+            .record(d.as_secs_f64());
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(super) fn in_flight(queue: &str, delta: f64) {
+        metrics::gauge!("rsmq_worker_in_flight", "queue" => queue.to_owned()).increment(delta);
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    pub(super) fn count(_: &'static str, _: &str) {}
+
+    #[cfg(not(feature = "metrics"))]
+    pub(super) fn failed(_: &str, _: &'static str) {}
+
+    #[cfg(not(feature = "metrics"))]
+    pub(super) fn handler_time(_: &str, _: Duration) {}
+
+    #[cfg(not(feature = "metrics"))]
+    pub(super) fn in_flight(_: &str, _: f64) {}
 }
 
 #[cfg(test)]
