@@ -566,7 +566,7 @@ impl WorkerBuilder {
     /// Builds the worker: connects (unless built from a client) and checks the
     /// configuration. Errors: `NoAttributeSupplied` without routes; `InvalidFormat` when a
     /// route's dead-letter queue is the route itself (as rsmq_async 18); `InvalidOptions` for
-    /// a concurrency or a route concurrency of 0; `QueueNotFound` when a route's queue or
+    /// a concurrency, a route concurrency or a heartbeat interval of 0; `QueueNotFound` when a route's queue or
     /// dead-letter queue does not exist; connection errors as [`Rsmq::new`].
     pub async fn build(self) -> RsmqResult<Worker> {
         if self.routes.is_empty() {
@@ -575,6 +575,11 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(RsmqError::InvalidOptions(
                 "worker concurrency must be at least 1".into(),
+            ));
+        }
+        if self.heartbeat_interval.is_zero() {
+            return Err(RsmqError::InvalidOptions(
+                "the worker's heartbeat interval must be above zero".into(),
             ));
         }
         let dlq_of = |queue: &str| {

@@ -160,6 +160,15 @@ async fn build_checks_queues_and_settings() {
         matches!(zero, Err(RsmqError::InvalidOptions(_))),
         "{zero:?}"
     );
+    let beat = Worker::builder(common::options("build"))
+        .heartbeat_interval(Duration::ZERO)
+        .route("q", ok)
+        .build()
+        .await;
+    assert!(
+        matches!(beat, Err(RsmqError::InvalidOptions(_))),
+        "{beat:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
