@@ -220,6 +220,87 @@ async fn every_message_is_handled_exactly_once_across_concurrency() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_workers_share_a_queue_and_handle_each_message_once() {
+    const N: usize = 2000;
+    let (rsmq, _) = common::rsmq("shared").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut sent = HashSet::new();
+    for chunk in 0..(N / 500) {
+        let bodies: Vec<String> = (0..500).map(|i| format!("m{}", chunk * 500 + i)).collect();
+        sent.extend(rsmq.send_message_batch("q", bodies, None).await.unwrap());
+    }
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let mut running = Vec::new();
+    for _ in 0..4 {
+        let s = seen.clone();
+        let worker = Worker::builder_with_client(rsmq.clone())
+            .concurrency(16)
+            .poll_interval(Duration::from_millis(20))
+            .route("q", move |msg: RsmqMessage<String>| {
+                let s = s.clone();
+                async move {
+                    *s.lock().unwrap().entry(msg.id).or_default() += 1;
+                    Ok::<(), Infallible>(())
+                }
+            })
+            .build()
+            .await
+            .unwrap();
+        running.push(start(worker));
+    }
+    eventually("all handled and deleted", async || {
+        seen.lock().unwrap().len() == N && msgs(&rsmq, "q").await == 0
+    })
+    .await;
+    for (handle, task) in running {
+        stop(handle, task).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.keys().cloned().collect::<HashSet<_>>(), sent);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a message was handled twice"
+    );
+}
+
+#[cfg(feature = "serde")]
+#[tokio::test]
+async fn handlers_take_typed_json_bodies() {
+    use rsmq_async::{Json, RsmqJsonExt as _};
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Job {
+        n: u32,
+    }
+    let (rsmq, _) = common::rsmq("json").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    rsmq.send_json("q", &Job { n: 7 }, None).await.unwrap();
+    let bad = rsmq.send_message("q", "{not json", None).await.unwrap();
+    let total = Arc::new(AtomicUsize::new(0));
+    let t = total.clone();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .poll_interval(Duration::from_millis(20))
+        .dlq("dead", 5)
+        .route("q", move |m: RsmqMessage<Json<Job>>| {
+            t.fetch_add(m.message.0.n as usize, Ordering::SeqCst);
+            async { Ok::<(), Infallible>(()) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    eventually("done", async || {
+        msgs(&rsmq, "q").await == 0 && msgs(&rsmq, "dead").await == 1
+    })
+    .await;
+    stop(handle, task).await;
+    assert_eq!(total.load(Ordering::SeqCst), 7);
+    // The body that is no JSON went to the DLQ at once.
+    let dead = rsmq.peek_messages::<String>("dead", 1).await.unwrap();
+    assert_eq!((dead[0].id.clone(), dead[0].rc), (bad, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_route_never_starves_another() {
     let (rsmq, _) = common::rsmq("fair").await;
     rsmq.create_queue("slow", None, None, None).await.unwrap();
