@@ -122,6 +122,53 @@ async fn v18_builder_code_compiles_and_runs_unchanged() {
     assert!(matches!(self_loop, Err(RsmqError::InvalidFormat(_))));
 }
 
+/// rsmq_async 18's README, as written there (compiled, not run: it wants Redis on 6379).
+#[allow(dead_code)]
+async fn v18_readme_compiles(
+    shutdown_signal: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    async fn send_email(_: &str) -> Result<(), Infallible> {
+        Ok(())
+    }
+    async fn charge_card(_: &[u8]) -> Result<(), Infallible> {
+        Ok(())
+    }
+    async fn handler_emails(_msg: RsmqMessage<String>) -> Result<(), HandlerErr> {
+        Ok(())
+    }
+    async fn handler_billing(_msg: RsmqMessage<Vec<u8>>) -> Result<(), HandlerErr> {
+        Err(HandlerErr)
+    }
+    let worker = Worker::builder(RsmqOptions::default())
+        .route("emails", |msg: RsmqMessage<String>| async move {
+            send_email(&msg.message).await?;
+            Ok::<(), Infallible>(())
+        })
+        .route("billing", |msg: RsmqMessage<Vec<u8>>| async move {
+            charge_card(&msg.message).await?;
+            Ok::<(), Infallible>(())
+        })
+        .heartbeat_interval(Duration::from_secs(10))
+        .visibility_extension(Duration::from_secs(60))
+        .use_realtime(true)
+        .build()
+        .await?;
+    let shutdown_signal = async move {
+        let _ = shutdown_signal.await;
+    };
+    worker.run_until(shutdown_signal).await?; // graceful
+
+    let worker = Worker::builder(RsmqOptions::default())
+        .dlq("jobs_dead", 3) // global DLQ after 3 failures
+        .dlq_for("billing", "billing_dead", 0) // override: DLQ on first failure
+        .route("emails", handler_emails)
+        .route("billing", handler_billing)
+        .build()
+        .await?;
+    worker.run().await?; // forever
+    Ok(())
+}
+
 #[tokio::test]
 async fn build_checks_queues_and_settings() {
     let opts = common::options("build");
