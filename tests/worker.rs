@@ -929,3 +929,82 @@ async fn each_message_has_a_span_and_each_outcome_an_event() {
         && r.message().contains("dead-letter queue")
         && r.field("dlq").is_some_and(|d| d == "dead")));
 }
+
+// ---------------------------------------------------------------------------------------
+// A handler that kills its process
+// ---------------------------------------------------------------------------------------
+
+/// Set for the child processes of the test below: the namespace to work in.
+const CHILD_NS: &str = "RSMQ_WORKER_TEST_CHILD_NS";
+
+/// Not a test of its own: the worker process that the test below starts (again and again),
+/// whose handler aborts the process. Does nothing when run as an ordinary test.
+#[tokio::test]
+async fn child_worker_whose_handler_aborts() {
+    let Ok(ns) = std::env::var(CHILD_NS) else {
+        return;
+    };
+    let opts = RsmqOptions {
+        ns,
+        ..common::options("child")
+    };
+    let worker = Worker::builder(opts)
+        .poll_interval(Duration::from_millis(20))
+        .dlq("dead", 1)
+        .route("q", |_m: RsmqMessage<String>| async {
+            let die: Result<(), Infallible> = Ok(());
+            if die.is_ok() {
+                std::process::abort();
+            }
+            die
+        })
+        .build()
+        .await
+        .unwrap();
+    worker
+        .run_until(tokio::time::sleep(PATIENCE))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_message_that_aborts_every_worker_ends_in_the_dlq() {
+    let (rsmq, ns) = common::rsmq("abort").await;
+    rsmq.create_queue("q", Some(Duration::from_secs(1)), None, None)
+        .await
+        .unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "poison", None).await.unwrap();
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_worker_whose_handler_aborts",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CHILD_NS, &ns)
+            .env("REDIS_URL", common::server().url())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn();
+    let mut died = 0;
+    let deadline = Instant::now() + PATIENCE;
+    while msgs(&rsmq, "dead").await == 0 {
+        assert!(Instant::now() < deadline, "never dead-lettered");
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "the child worker ended without dying");
+            died += 1;
+            child = spawn();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Received twice, each time the process died; the third receive moved it.
+    assert_eq!(died, 2);
+    let dead = rsmq.peek_messages::<String>("dead", 1).await.unwrap();
+    assert_eq!((dead[0].id.clone(), dead[0].rc), (id, 2));
+}
