@@ -934,8 +934,10 @@ async fn each_message_has_a_span_and_each_outcome_an_event() {
 // A handler that kills its process
 // ---------------------------------------------------------------------------------------
 
-/// Set for the child processes of the test below: the namespace to work in.
+/// Set for the child processes of the tests below: the namespace to work in.
 const CHILD_NS: &str = "RSMQ_WORKER_TEST_CHILD_NS";
+/// Set for a child whose handler hangs instead of aborting.
+const CHILD_HANGS: &str = "RSMQ_WORKER_TEST_CHILD_HANGS";
 
 /// Not a test of its own: the worker process that the test below starts (again and again),
 /// whose handler aborts the process. Does nothing when run as an ordinary test.
@@ -952,6 +954,9 @@ async fn child_worker_whose_handler_aborts() {
         .poll_interval(Duration::from_millis(20))
         .dlq("dead", 1)
         .route("q", |_m: RsmqMessage<String>| async {
+            if std::env::var(CHILD_HANGS).is_ok() {
+                std::future::pending::<()>().await;
+            }
             let die: Result<(), Infallible> = Ok(());
             if die.is_ok() {
                 std::process::abort();
@@ -1007,4 +1012,53 @@ async fn a_message_that_aborts_every_worker_ends_in_the_dlq() {
     assert_eq!(died, 2);
     let dead = rsmq.peek_messages::<String>("dead", 1).await.unwrap();
     assert_eq!((dead[0].id.clone(), dead[0].rc), (id, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_handler_leaves_the_message_to_another_after_its_vt() {
+    let (rsmq, ns) = common::rsmq("killed").await;
+    rsmq.create_queue("q", Some(Duration::from_secs(1)), None, None)
+        .await
+        .unwrap();
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "job", None).await.unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_worker_whose_handler_aborts",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(CHILD_NS, &ns)
+        .env(CHILD_HANGS, "1")
+        .env("REDIS_URL", common::server().url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the child took the message", async || {
+        rsmq.get_queue_attributes("q").await.unwrap().totalrecv == 1
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL, mid-handler
+    child.wait().unwrap();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .poll_interval(Duration::from_millis(20))
+        .dlq("dead", 1)
+        .route("q", move |m: RsmqMessage<String>| {
+            h.lock().unwrap().push((m.id, m.rc));
+            async { Ok::<(), Infallible>(()) }
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    eventually("handled by the other worker", async || {
+        msgs(&rsmq, "q").await == 0
+    })
+    .await;
+    stop(handle, task).await;
+    assert_eq!(*handled.lock().unwrap(), vec![(id, 2)]);
+    assert_eq!(msgs(&rsmq, "dead").await, 0);
 }
