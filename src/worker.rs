@@ -141,8 +141,8 @@ enum BackoffKind {
 }
 
 impl Backoff {
-    /// Leave a failed message as it is: it comes back when the `vt` it was received with
-    /// (the queue's) ends. The default.
+    /// Leave a failed message as it is: it comes back when its visibility ends (the queue's
+    /// `vt` from its receive, or the last heartbeat's extension). The default.
     pub fn queue_vt() -> Backoff {
         Backoff {
             kind: BackoffKind::QueueVt,
