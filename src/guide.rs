@@ -81,6 +81,12 @@ pub mod redis_server {}
 #[doc = include_str!("../docs/guide/observability.md")]
 pub mod observability {}
 
+/// The worker: routes, concurrency, retries, dead letters, timeouts, heartbeats and shutdown.
+///
+#[cfg(feature = "worker")]
+#[doc = include_str!("../docs/guide/worker.md")]
+pub mod workers {}
+
 /// Compatibility with the JavaScript `rsmq`, PyRSMQ and `rsmq_async` 18: every difference and
 /// why.
 ///

@@ -24,6 +24,8 @@ mod sync;
 mod units;
 mod validate;
 mod wait;
+#[cfg(feature = "worker")]
+mod worker;
 
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
@@ -49,6 +51,12 @@ pub use sync::{RsmqConnectionSync, RsmqSync};
 pub use units::ScoreUnit;
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use worker::{
+    Backoff, DecodeError, Permanent, RouteOptions, Worker, WorkerBuilder, WorkerHandle,
+    DEFAULT_CONCURRENCY, DEFAULT_SHUTDOWN_TIMEOUT,
+};
 
 /// The Lua source of every script, by operation name, for benchmarks that run them with
 /// `redis-benchmark`. Not part of the stable API.
@@ -56,7 +64,7 @@ pub use wait::FALLBACK_POLL;
 pub use engine::sources as script_sources;
 
 /// The README's examples, compiled as doc tests.
-#[cfg(all(doctest, feature = "tokio-comp", feature = "sync"))]
+#[cfg(all(doctest, feature = "tokio-comp", feature = "sync", feature = "worker"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
