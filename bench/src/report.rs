@@ -228,7 +228,7 @@ pub fn targets(run: &RunReport) -> Vec<TargetLine> {
         let r = ratio(get(op, 1, ClientKind::Ours), get(op, 1, ClientKind::Floor));
         out.push(TargetLine {
             name: format!("{name}: this ÷ floor of a lone call ≥ {:.0}%", min * 100.0),
-            measured: r.map_or("not measured".into(), |r| format!("{:.0}%", r * 100.0)),
+            measured: r.map_or("not measured".into(), |r| format!("{:.1}%", r * 100.0)),
             met: r.map(|r| r >= min),
         });
     }
@@ -446,7 +446,12 @@ fn floor_section(s: &mut String, run: &RunReport) {
             }
         }
     }
-    s.push('\n');
+    let _ = writeln!(
+        s,
+        "- driver floor: the same commands, encoded before the clock starts (a send's \
+         suffix: 22 random alphanumerics each), each written whole on a blocking socket, its \
+         reply read before the next\n"
+    );
 }
 
 /// The whole report as markdown.
