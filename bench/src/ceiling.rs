@@ -614,7 +614,7 @@ impl Cmdline {
 
 /// (requests per second, p50 ms, p99 ms) from `--csv` output: the last line holds
 /// "test","rps","avg","min","p50","p95","p99","max".
-fn parse_csv(out: &str) -> Option<(f64, f64, f64)> {
+pub fn parse_csv(out: &str) -> Option<(f64, f64, f64)> {
     let line = out
         .lines()
         .rev()

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::floor::Floor;
 use crate::js::{JsSpec, JsWorker};
 use crate::redis_util;
 use crate::workload::{self, ClientKind, IdGen, LoopResult, LoopSpec, Op, Worker};
@@ -36,6 +37,7 @@ fn max_msgs(size: usize, full: bool) -> u64 {
 enum Runner {
     Rust(Box<Worker>),
     Js(JsWorker),
+    Floor(Box<Floor>),
 }
 
 /// One client of the row, between rounds.
@@ -98,9 +100,14 @@ pub async fn run_row(
     }
 
     for slot in slots {
-        if let Runner::Js(js) = slot.runner {
-            tokio::task::block_in_place(|| js.quit());
-        }
+        let floor = match slot.runner {
+            Runner::Js(js) => {
+                tokio::task::block_in_place(|| js.quit());
+                None
+            }
+            Runner::Floor(f) => Some(f.detail),
+            Runner::Rust(_) => None,
+        };
         let _ = redis_util::delete_matching(&mut ctx.raw, &format!("{}:*", slot.ns)).await;
         let r = slot.acc;
         let per_msg = |s: f64| (r.msgs > 0).then(|| s * 1e6 / r.msgs as f64);
@@ -122,6 +129,7 @@ pub async fn run_row(
             client_cpu_us: slot.client_cpu_s.and_then(per_msg),
             redis_cpu_us: per_msg(slot.redis_cpu_s),
             skipped: None,
+            floor,
         };
         if let Some(why) = slot.failed {
             cell = CellResult::skipped(op, size, conc, slot.client, why);
@@ -146,6 +154,24 @@ async fn setup(
     body: &Arc<Vec<u8>>,
 ) -> Res<Slot> {
     let ids = Arc::new(redis_util::new_ids(&mut ctx.raw).await?);
+    if client == ClientKind::Floor {
+        // Its own queue, fills and warm-up (see `floor`).
+        let floor = Floor::new(&ctx.target, &mut ctx.raw, ns, QNAME, op, size).await?;
+        return Ok(Slot {
+            client,
+            ns: ns.to_string(),
+            ids,
+            runner: Runner::Floor(Box::new(floor)),
+            next_call: 0,
+            warm_rate: 0.0,
+            acc: LoopResult::default(),
+            client_cpu_s: Some(0.0),
+            redis_cpu_s: 0.0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            failed: None,
+        });
+    }
     let per = op.per_call();
     let warm = warmup_calls(op, conc);
     if op.consumes() {
@@ -220,6 +246,18 @@ async fn round(
     q: &Arc<str>,
     body: &Arc<Vec<u8>>,
 ) -> Res<f64> {
+    if let Runner::Floor(floor) = &mut slot.runner {
+        let rate = floor.timed_round(&ctx.target, &mut ctx.raw, time).await?;
+        slot.acc.calls = floor.calls;
+        slot.acc.msgs = floor.calls;
+        slot.acc.elapsed = Duration::from_secs_f64(floor.seconds);
+        slot.client_cpu_s = Some(floor.client_cpu_s);
+        slot.redis_cpu_s = floor.redis_cpu_s;
+        let (p50, p99) = floor.detail.latency_ms();
+        slot.p50_us = p50 * 1000.0;
+        slot.p99_us = p99 * 1000.0;
+        return Ok(rate);
+    }
     let per = op.per_call();
     let cap = max_msgs(size, ctx.args.full) / per;
     // Calls this round may make. Consuming operations need that many messages in the queue:
@@ -232,6 +270,7 @@ async fn round(
             Runner::Rust(_) if slot.acc.calls > 0 => 1.5 * done_rate,
             Runner::Rust(_) => 2.5 * slot.warm_rate,
             Runner::Js(_) if slot.acc.calls > 0 => 1.5 * done_rate,
+            Runner::Floor(_) => 0.0,
             Runner::Js(_) => {
                 1.5 * (if best_rate > 0.0 {
                     best_rate
@@ -280,6 +319,7 @@ async fn round(
             slot.p99_us = slot.acc.percentile_us(99.0);
             rate
         }
+        Runner::Floor(_) => 0.0,
         Runner::Js(js) => {
             let r = tokio::task::block_in_place(|| js.round(budget))?;
             slot.client_cpu_s = slot.client_cpu_s.map(|s| s + r.cpu_s);

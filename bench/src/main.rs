@@ -7,6 +7,7 @@
 
 mod ceiling;
 mod cells;
+mod floor;
 mod js;
 mod redis_util;
 mod report;
@@ -43,11 +44,14 @@ usage: cargo run -p rsmq-bench --release -- [options]
   --pool-size N        connections of the PooledRsmq cells (default 64, one per task)
   --only LIST          run only these operations (comma-separated names as in the table),
                        e.g. --only send,receive+delete,pop
-  --clients LIST       run only these clients: ours,pooled,peer,js (comma-separated); add
-                       peer-loop for rsmq_async 18 deleting batches one id at a time
+  --clients LIST       run only these clients: ours,pooled,peer,js,floor (comma-separated);
+                       add peer-loop for rsmq_async 18 deleting batches one id at a time
+                       (floor: the lone-call floor of the 1-task send, receive+delete and
+                       pop rows, by redis-benchmark -c 1)
   --sizes LIST         body sizes to run, bytes (default 100,16384)
   --tasks LIST         task counts to run (default 1,64)
   --no-js              skip the JavaScript column
+  --no-floor           skip the lone-call floor
   --no-ceiling         skip the redis-benchmark ceiling
   --ceiling-only       run only the redis-benchmark ceiling
   --dump-scripts DIR   write this crate's Lua scripts (as the ceiling runs them) to DIR and exit
@@ -90,6 +94,7 @@ fn parse_args() -> Result<Args, String> {
             ClientKind::Pooled,
             ClientKind::Peer,
             ClientKind::Js,
+            ClientKind::Floor,
         ],
         sizes: vec![SMALL, LARGE],
         concs: CONCS.to_vec(),
@@ -136,6 +141,7 @@ fn parse_args() -> Result<Args, String> {
                         "peer" | "peer18" => Ok(ClientKind::Peer),
                         "peer-loop" => Ok(ClientKind::PeerLoop),
                         "js" => Ok(ClientKind::Js),
+                        "floor" => Ok(ClientKind::Floor),
                         other => Err(format!("unknown client `{other}`")),
                     })
                     .collect::<Result<_, _>>()?
@@ -161,6 +167,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--no-js" => a.js = false,
+            "--no-floor" => a.clients.retain(|c| *c != ClientKind::Floor),
             "--no-ceiling" => a.ceiling = false,
             "--ceiling-only" => a.cells = false,
             "--dump-scripts" => {
@@ -212,6 +219,8 @@ pub struct CellResult {
     pub redis_cpu_us: Option<f64>,
     /// Why the cell did not run.
     pub skipped: Option<String>,
+    /// For the floor: its parts, PING, commands.
+    pub floor: Option<floor::FloorDetail>,
 }
 
 impl CellResult {
@@ -233,6 +242,7 @@ impl CellResult {
             client_cpu_us: None,
             redis_cpu_us: None,
             skipped: Some(why),
+            floor: None,
         }
     }
 
@@ -312,6 +322,8 @@ fn clients_for(args: &Args, op: Op, conc: usize) -> Vec<ClientKind> {
             }
             ClientKind::Js => args.js && op.single(),
             ClientKind::PeerLoop => matches!(op, Op::DelBatch(_) | Op::EndToEnd(_)),
+            // The floor bounds the lone call: 1 task, single-message operations.
+            ClientKind::Floor => conc == 1 && op.single(),
             _ => true,
         })
         .collect()

@@ -40,6 +40,10 @@ impl Target {
         self.base.db
     }
 
+    pub fn username(&self) -> Option<&str> {
+        self.base.username.as_deref()
+    }
+
     pub fn password(&self) -> Option<&str> {
         self.base.password.as_deref()
     }

@@ -198,7 +198,7 @@ pub struct TargetLine {
     pub met: Option<bool>,
 }
 
-/// Evaluates the targets of issue #6 (100-byte bodies).
+/// Evaluates the targets (100-byte bodies).
 pub fn targets(run: &RunReport) -> Vec<TargetLine> {
     let idx = index(&run.cells);
     let get = |op: Op, conc: usize, c: ClientKind| idx.get(&(op, SMALL, conc, c)).copied();
@@ -219,6 +219,19 @@ pub fn targets(run: &RunReport) -> Vec<TargetLine> {
     vs_peer("pop, 1 task", Op::Pop, 1, 1.8);
     vs_peer("send, 64 tasks", Op::Send, 64, 1.3);
     vs_peer("receive+delete, 64 tasks", Op::RecvDel, 64, 1.3);
+    // At one task, against the floor of a lone call (same rounds).
+    for (name, op, min) in [
+        ("send, 1 task", Op::Send, 0.85),
+        ("receive+delete, 1 task", Op::RecvDel, 0.80),
+        ("pop, 1 task", Op::Pop, 0.85),
+    ] {
+        let r = ratio(get(op, 1, ClientKind::Ours), get(op, 1, ClientKind::Floor));
+        out.push(TargetLine {
+            name: format!("{name}: this ÷ floor of a lone call ≥ {:.0}%", min * 100.0),
+            measured: r.map_or("not measured".into(), |r| format!("{:.1}%", r * 100.0)),
+            met: r.map(|r| r >= min),
+        });
+    }
     // The 5x batch target, against the plain-command floor: no client can beat the floor,
     // so when the floor is below 5x the peer, 5x cannot be reached on this Redis.
     // At one task, against the floor as one task must send it (three round trips a batch).
@@ -349,6 +362,98 @@ fn cell_text(c: Option<&CellResult>) -> String {
     }
 }
 
+/// The floor of a lone call, per 1-task row: its parts, PING, and each client's share.
+fn floor_section(s: &mut String, run: &RunReport) {
+    let floors: Vec<&CellResult> = run
+        .cells
+        .iter()
+        .filter(|c| c.client == ClientKind::Floor && c.ok())
+        .collect();
+    if floors.is_empty() {
+        return;
+    }
+    let idx = index(&run.cells);
+    let _ = writeln!(s, "## Floor of a lone call (1 task)\n");
+    let _ = writeln!(
+        s,
+        "One connection, one request at a time, no client library. **Floor**: \
+         `redis-benchmark -c 1 -P 1` running the operation's `EVALSHA` as this crate sends it; \
+         for receive+delete, the receive script by redis-benchmark and the delete's \
+         `MULTI`/`ZREM`/`HDEL`/`EXEC` by the bench's driver, combined as \
+         1/(1/receive + 1/delete). **Driver floor**: every part sent by the driver, a \
+         blocking socket (one `write`, one `read` per request, where redis-benchmark's event \
+         loop makes nine system calls). Both run in the row's rounds, taking turns with the \
+         clients. PING: the bare round trip, by redis-benchmark · by the driver. Rates in \
+         calls/s; a client's share is its messages/s ÷ the floor · ÷ the driver floor.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| operation | body | PING | floor: parts = total | driver floor: parts = total | this crate | rsmq_async 18 | JS rsmq 0.12.4 |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for f in floors {
+        let Some(d) = &f.floor else { continue };
+        let get = |k: ClientKind| idx.get(&(f.op, f.size, f.conc, k)).copied();
+        let strict = d.strict_rate();
+        let share = |c: Option<&CellResult>| match c.filter(|c| c.ok()) {
+            Some(c) => format!(
+                "{} · **{:.0}%** · {:.0}%",
+                rate(c.msgs_per_s),
+                100.0 * c.msgs_per_s / f.msgs_per_s,
+                100.0 * c.msgs_per_s / strict
+            ),
+            None => String::new(),
+        };
+        let ping = d
+            .ping
+            .iter()
+            .map(|p| rate(p.rate()))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let parts = |ps: &[crate::floor::Part]| {
+            let each = ps
+                .iter()
+                .map(|p| format!("{} {}", p.name, rate(p.rate())))
+                .collect::<Vec<_>>();
+            if each.len() > 1 {
+                format!("{} = ", each.join(", "))
+            } else {
+                String::new()
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {}**{}** | {}{} | {} | {} | {} |",
+            f.op.key(),
+            size_name(f.size),
+            ping,
+            parts(&d.parts),
+            rate(f.msgs_per_s),
+            parts(&d.strict),
+            rate(strict),
+            share(get(ClientKind::Ours)),
+            share(get(ClientKind::Peer)),
+            share(get(ClientKind::Js))
+        );
+    }
+    let _ = writeln!(s, "\nCommands:\n");
+    let mut seen = Vec::new();
+    for f in run.cells.iter().filter(|c| c.client == ClientKind::Floor) {
+        for c in f.floor.iter().flat_map(|d| &d.commands) {
+            if !seen.contains(c) {
+                let _ = writeln!(s, "- `{c}`");
+                seen.push(c.clone());
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "- driver floor: the same commands, encoded before the clock starts (a send's \
+         suffix: 22 random alphanumerics each), each written whole on a blocking socket, its \
+         reply read before the next\n"
+    );
+}
+
 /// The whole report as markdown.
 pub fn markdown(run: &RunReport) -> String {
     let a = &run.args;
@@ -386,7 +491,8 @@ pub fn markdown(run: &RunReport) -> String {
          `tasks` is the number of Tokio tasks (JS: concurrent promises) sharing one client. \
          PooledRsmq: {} connections. Ratios are of messages/s. \
          Ceiling: the same Lua scripts run by redis-benchmark ({CLIENTS} connections, {PIPELINE}-deep pipelines), \
-         see below.\n",
+         see below. Floor, 1 task: the operation's commands sent one at a time on one \
+         connection with no client library (redis-benchmark -c 1), see below.\n",
         a.pool_size
     );
     let mut sizes: Vec<usize> = run.cells.iter().map(|c| c.size).collect();
@@ -397,12 +503,12 @@ pub fn markdown(run: &RunReport) -> String {
         let with_loop = run.cells.iter().any(|c| c.client == ClientKind::PeerLoop);
         let _ = writeln!(
             s,
-            "| operation | tasks | this crate (Rsmq) | PooledRsmq | rsmq_async 18 |{} JS rsmq 0.12.4 | ceiling | this ÷ 18 | this ÷ ceiling |",
+            "| operation | tasks | this crate (Rsmq) | PooledRsmq | rsmq_async 18 |{} JS rsmq 0.12.4 | floor, 1 task | ceiling | this ÷ 18 | this ÷ floor | this ÷ ceiling |",
             if with_loop { " rsmq_async 18, delete loop |" } else { "" }
         );
         let _ = writeln!(
             s,
-            "|---|---:|---|---|---|{}---|---:|---:|---:|",
+            "|---|---:|---|---|---|{}---|---|---:|---:|---:|---:|",
             if with_loop { "---|" } else { "" }
         );
         let mut ops: Vec<Op> = Vec::new();
@@ -421,6 +527,7 @@ pub fn markdown(run: &RunReport) -> String {
                     ClientKind::PeerLoop,
                     ClientKind::Pooled,
                     ClientKind::Js,
+                    ClientKind::Floor,
                 ]
                 .iter()
                 .all(|&k| get(k).is_none())
@@ -430,6 +537,8 @@ pub fn markdown(run: &RunReport) -> String {
                 let ours = get(ClientKind::Ours);
                 let vs_peer =
                     ratio(ours, get(ClientKind::Peer)).map_or("".into(), |r| format!("{r:.2}×"));
+                let vs_floor = ratio(ours, get(ClientKind::Floor))
+                    .map_or("".into(), |r| format!("{:.0}%", 100.0 * r));
                 let vs_ceil = match (ours.filter(|c| c.ok()), &ceil) {
                     (Some(o), Some((c, _))) => format!("{:.0}%", 100.0 * o.msgs_per_s / c),
                     _ => "".into(),
@@ -441,7 +550,7 @@ pub fn markdown(run: &RunReport) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} |{} {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} |{} {} | {} | {} | {} | {} | {} |",
                     op.key(),
                     conc,
                     cell_text(ours),
@@ -449,8 +558,10 @@ pub fn markdown(run: &RunReport) -> String {
                     cell_text(get(ClientKind::Peer)),
                     loop_col,
                     cell_text(get(ClientKind::Js)),
+                    cell_text(get(ClientKind::Floor)),
                     ceil.as_ref().map_or("".into(), |(c, _)| rate(*c)),
                     vs_peer,
+                    vs_floor,
                     vs_ceil
                 );
             }
@@ -471,9 +582,9 @@ pub fn markdown(run: &RunReport) -> String {
     );
     let _ = writeln!(
         s,
-        "| operation | body | tasks | this crate | PooledRsmq | rsmq_async 18 | JS rsmq 0.12.4 |"
+        "| operation | body | tasks | this crate | PooledRsmq | rsmq_async 18 | JS rsmq 0.12.4 | floor |"
     );
-    let _ = writeln!(s, "|---|---|---:|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---:|---|---|---|---|---|");
     let mut rows: Vec<(Op, usize, usize)> = Vec::new();
     for c in &run.cells {
         if !rows.contains(&(c.op, c.size, c.conc)) {
@@ -492,17 +603,20 @@ pub fn markdown(run: &RunReport) -> String {
         let get = |k: ClientKind| idx.get(&(op, size, conc, k)).copied();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             op.key(),
             size_name(size),
             conc,
             cpu(get(ClientKind::Ours)),
             cpu(get(ClientKind::Pooled)),
             cpu(get(ClientKind::Peer)),
-            cpu(get(ClientKind::Js))
+            cpu(get(ClientKind::Js)),
+            cpu(get(ClientKind::Floor))
         );
     }
     s.push('\n');
+
+    floor_section(&mut s, run);
 
     if !run.ceilings.is_empty() || !run.ceiling_errors.is_empty() {
         let _ = writeln!(s, "## Ceiling runs (redis-benchmark)\n");
@@ -616,6 +730,28 @@ pub fn json(run: &RunReport) -> Value {
         .iter()
         .map(|c| {
             let peer = idx.get(&(c.op, c.size, c.conc, ClientKind::Peer)).copied();
+            let floor = idx.get(&(c.op, c.size, c.conc, ClientKind::Floor)).copied();
+            let floor_detail = c.floor.as_ref().map(|d| {
+                let part = |p: &crate::floor::Part| {
+                    json!({
+                        "name": p.name,
+                        "via": p.via,
+                        "requests": p.requests,
+                        "seconds": p.seconds,
+                        "calls_per_s": p.rate(),
+                        "p50_ms_per_round": p.p50_ms,
+                        "p99_ms_per_round": p.p99_ms,
+                    })
+                };
+                json!({
+                    "calls_per_s": d.rate(),
+                    "driver_calls_per_s": d.strict_rate(),
+                    "parts": d.parts.iter().map(part).collect::<Vec<_>>(),
+                    "driver_parts": d.strict.iter().map(part).collect::<Vec<_>>(),
+                    "ping": d.ping.iter().map(part).collect::<Vec<_>>(),
+                    "commands": d.commands,
+                })
+            });
             let ceil = ceiling_for(&run.ceilings, c.op, c.size);
             json!({
                 "operation": c.op.key(),
@@ -635,6 +771,8 @@ pub fn json(run: &RunReport) -> Value {
                 "first_error": c.first_error,
                 "skipped": c.skipped,
                 "ratio_to_rsmq_async_18": ratio(Some(c), peer),
+                "ratio_to_floor": if c.client == ClientKind::Floor { None } else { ratio(Some(c), floor) },
+                "floor": floor_detail,
                 "ratio_to_ceiling": ceil.filter(|_| c.ok()).map(|(r, _)| c.msgs_per_s / r),
             })
         })

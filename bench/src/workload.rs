@@ -87,6 +87,9 @@ pub enum ClientKind {
     PeerLoop,
     /// The JavaScript `rsmq` 0.12.4 (one node_redis connection), in a child process.
     Js,
+    /// The floor of a lone call: the operation's commands sent one at a time on one
+    /// connection by `redis-benchmark -c 1` (and the bench's driver for deletes); see `floor`.
+    Floor,
 }
 
 impl ClientKind {
@@ -97,6 +100,7 @@ impl ClientKind {
             ClientKind::Peer => "rsmq_async 18",
             ClientKind::PeerLoop => "rsmq_async 18 (delete loop)",
             ClientKind::Js => "JS rsmq 0.12.4",
+            ClientKind::Floor => "floor (1 connection, 1 request at a time)",
         }
     }
 
@@ -107,6 +111,7 @@ impl ClientKind {
             ClientKind::Peer => "peer18",
             ClientKind::PeerLoop => "peer18loop",
             ClientKind::Js => "js",
+            ClientKind::Floor => "floor",
         }
     }
 }
@@ -162,7 +167,9 @@ impl Worker {
                 extra: Vec::new(),
                 loop_deletes: kind == ClientKind::PeerLoop,
             },
-            ClientKind::Js => return Err("the JS client is not a Rust worker".into()),
+            ClientKind::Js | ClientKind::Floor => {
+                return Err(format!("{} is not a Rust worker", kind.key()).into())
+            }
         })
     }
 

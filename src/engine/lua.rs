@@ -211,8 +211,14 @@ impl Lua {
 
     /// Starts a call of this script with its `KEYS`; add `ARGV` with [`Invocation::arg`].
     pub(crate) fn call(&self, keys: &[&str]) -> Invocation<'_> {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.script.get_hash()).arg(keys.len()).arg(keys);
+        // Sized for the keys and a few short ARGV (a single send's fit), so building a call
+        // does not reallocate its buffers arg by arg.
+        let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
+        let mut cmd = redis::Cmd::with_capacity(keys.len() + 8, key_bytes + 320);
+        cmd.arg("EVALSHA")
+            .arg(self.script.get_hash())
+            .arg(keys.len())
+            .arg(keys);
         Invocation { lua: self, cmd }
     }
 }
