@@ -5,6 +5,8 @@
 //! peers by `matrix!`: the tests are named `js::<scenario>` and `python::<scenario>`. Realtime
 //! (pub/sub) exists only in the JavaScript client, so its scenario runs for `js` only; float
 //! seconds exist only in PyRSMQ, so that scenario runs for `python` only.
+//! One more test, `js_and_python_producers_feed_a_rust_worker`, runs both peers at once as
+//! producers for a Rust `Worker`.
 //!
 //! The peers run as child processes through the JSON-lines drivers in `tests/interop/` (see
 //! its README for the protocol and the peer quirks the assertions below rely on). Install
@@ -2333,6 +2335,117 @@ async fn rust_applies_fractional_seconds_written_by_pyrsmq() {
         score(&ns, "q", &pid).await,
         m.fr + 1500,
         "PyRSMQ applies vt 1.5 s"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Both peers at once
+
+/// Both peers produce, a Rust [`Worker`](rsmq_async::Worker) consumes: the JavaScript peer
+/// sends with realtime on (so the worker's long poll is woken by its publishes), PyRSMQ
+/// without (so the worker finds those messages by polling). Every body is handled exactly
+/// once, and every message is deleted: the peers see an empty queue at the end.
+#[cfg(feature = "worker")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_and_python_producers_feed_a_rust_worker() {
+    use std::convert::Infallible;
+
+    const EACH: usize = 200;
+    let js_ok = available(Kind::Js);
+    let py_ok = available(Kind::Python);
+    if !(js_ok && py_ok) {
+        return;
+    }
+    let opts = RsmqOptions {
+        realtime: true,
+        ..common::options("producers")
+    };
+    let ns = opts.ns.clone();
+    let rsmq = Rsmq::new(opts).await.unwrap();
+    let mut js = Peer::start(Kind::Js, &ns, true);
+    let py = Peer::start(Kind::Python, &ns, false);
+    js.create_queue("jobs", None, None, None);
+
+    let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let worker = rsmq_async::Worker::builder_with_client(rsmq.clone())
+        .concurrency(8)
+        .use_realtime(true)
+        .poll_interval(Duration::from_millis(100))
+        .route("jobs", move |msg: RsmqMessage<String>| {
+            let s = Arc::clone(&s);
+            async move {
+                tokio::task::yield_now().await;
+                *s.lock().unwrap().entry(msg.message).or_default() += 1;
+                Ok::<(), Infallible>(())
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let handle = worker.handle();
+    let task = tokio::spawn(worker.run());
+
+    // The peers' calls block, so each peer sends from a thread of its own while the worker
+    // runs. Bodies carry the sender, the index and some multi-byte text.
+    let produce = |mut peer: Peer, tag: &'static str| {
+        std::thread::spawn(move || {
+            let mut sent = Vec::with_capacity(EACH);
+            for i in 0..EACH {
+                let body = format!("{tag}-{i} héllo 日本 🎉");
+                peer.send("jobs", &body);
+                sent.push(body);
+            }
+            (peer, sent)
+        })
+    };
+    let js_thread = produce(js, "js");
+    let py_thread = produce(py, "py");
+    let join = |t: std::thread::JoinHandle<(Peer, Vec<String>)>| async move {
+        tokio::task::spawn_blocking(move || t.join().expect("producer thread"))
+            .await
+            .unwrap()
+    };
+    let (mut js, js_sent) = join(js_thread).await;
+    let (mut py, py_sent) = join(py_thread).await;
+    let mut expected: Vec<String> = js_sent.into_iter().chain(py_sent).collect();
+    expected.sort();
+
+    let deadline = Instant::now() + secs(60);
+    loop {
+        let handled = seen.lock().unwrap().len();
+        if handled == 2 * EACH && rsmq.get_queue_attributes("jobs").await.unwrap().msgs == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {handled} of {} bodies handled",
+            2 * EACH
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.shutdown();
+    task.await.expect("worker task").expect("worker result");
+
+    let seen = seen.lock().unwrap().clone();
+    let twice: Vec<_> = seen.iter().filter(|(_, &n)| n != 1).collect();
+    assert!(twice.is_empty(), "handled more than once: {twice:?}");
+    let handled: Vec<String> = seen.into_keys().collect();
+    assert_eq!(handled, expected, "the handled bodies are the sent ones");
+
+    // Both peers see the queue worked off: everything sent, received once, deleted.
+    for peer in [&mut js, &mut py] {
+        let a = peer.attrs("jobs");
+        assert_eq!(
+            (a.msgs, a.hiddenmsgs, a.totalsent, a.totalrecv),
+            (0, 0, 2 * EACH as u64, 2 * EACH as u64),
+            "{} getQueueAttributes",
+            peer.kind.name()
+        );
+    }
+    assert_eq!(
+        rust_attrs(&rsmq, "jobs").await.settled(),
+        js.attrs("jobs").settled()
     );
 }
 

@@ -310,6 +310,79 @@ async fn four_workers_share_a_queue_and_handle_each_message_once() {
     );
 }
 
+/// Eight workers, each on a client of its own, drain 20 000 messages from one queue: each
+/// message is handled exactly once and the queue ends empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_workers_handle_twenty_thousand_messages_exactly_once() {
+    const N: usize = 20_000;
+    const BATCH: usize = 1_000;
+    let opts = common::options("eight");
+    let rsmq = Rsmq::new(opts.clone()).await.unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut sent = HashSet::with_capacity(N);
+    for chunk in 0..(N / BATCH) {
+        let bodies: Vec<String> = (0..BATCH)
+            .map(|i| format!("m{}", chunk * BATCH + i))
+            .collect();
+        sent.extend(rsmq.send_message_batch("q", bodies, None).await.unwrap());
+    }
+    assert_eq!(sent.len(), N);
+
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let duplicates = Arc::new(AtomicUsize::new(0));
+    let mut running = Vec::new();
+    for _ in 0..8 {
+        let (s, d) = (seen.clone(), duplicates.clone());
+        let client = Rsmq::new(opts.clone()).await.unwrap();
+        let worker = Worker::builder_with_client(client)
+            .concurrency(8)
+            .poll_interval(Duration::from_millis(20))
+            .route("q", move |msg: RsmqMessage<String>| {
+                let (s, d) = (s.clone(), d.clone());
+                async move {
+                    if !s.lock().unwrap().insert(msg.id) {
+                        d.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok::<(), Infallible>(())
+                }
+            })
+            .build()
+            .await
+            .unwrap();
+        running.push(start(worker));
+    }
+
+    // Generous: the count is observed, the time is not asserted.
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs(120);
+    loop {
+        let handled = seen.lock().unwrap().len();
+        if handled >= N && msgs(&rsmq, "q").await == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {handled} of {N} handled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("{N} messages handled by 8 workers in {:?}", began.elapsed());
+    for (handle, task) in running {
+        stop(handle, task).await;
+    }
+
+    assert_eq!(
+        duplicates.load(Ordering::SeqCst),
+        0,
+        "messages handled twice"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), N);
+    assert_eq!(seen, sent);
+    let attrs = rsmq.get_queue_attributes("q").await.unwrap();
+    assert_eq!((attrs.msgs, attrs.totalrecv), (0, N as u64));
+}
+
 #[cfg(feature = "serde")]
 #[tokio::test]
 async fn handlers_take_typed_json_bodies() {
