@@ -27,6 +27,12 @@ pub(crate) fn batch_len(n: usize) -> RsmqResult<()> {
     Ok(())
 }
 
+/// A batch of message ids: at most [`MAX_BATCH`], each of the id form.
+pub(crate) fn id_batch<S: AsRef<str>>(ids: &[S]) -> RsmqResult<()> {
+    batch_len(ids.len())?;
+    ids.iter().try_for_each(|id| message_id(id.as_ref()))
+}
+
 /// Two different queues.
 pub(crate) fn different(a: &str, b: &str) -> RsmqResult<()> {
     if a == b {

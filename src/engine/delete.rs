@@ -112,10 +112,7 @@ impl Engine {
         S: AsRef<str>,
     {
         validate::qname(qname)?;
-        validate::batch_len(ids.len())?;
-        for id in ids {
-            validate::message_id(id.as_ref())?;
-        }
+        validate::id_batch(ids)?;
         if ids.is_empty() {
             return Ok(0);
         }

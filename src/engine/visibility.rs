@@ -46,10 +46,7 @@ impl Engine {
         S: AsRef<str>,
     {
         validate::qname(qname)?;
-        validate::batch_len(ids.len())?;
-        for id in ids {
-            validate::message_id(id.as_ref())?;
-        }
+        validate::id_batch(ids)?;
         let vt = self.units(vt, "vt")?;
         let keys = self.keys(qname);
         let mut call = self.call(
