@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
+use crate::{LiveWorker, RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
 
 /// The RSMQ operations. Write code against this trait to stay independent of the client.
 ///
@@ -409,4 +409,32 @@ pub trait RsmqConnection: crate::__private::Sealed {
     /// # Ok(()) }
     /// ```
     fn purge_queue(&self, qname: &str) -> impl Future<Output = RsmqResult<u64>> + Send;
+
+    /// The [`Worker`](crate::guide::workers)s running on the namespace, sorted by id: each
+    /// registers itself in the hash `{ns}:.workers` when it starts and at every heartbeat,
+    /// for three heartbeat intervals, and removes itself when it stops. A worker that died
+    /// drops out of the list when its entry expires. Changes nothing. See
+    /// [liveness](crate::guide::workers#liveness).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let serving = rsmq.live_workers().await?.into_iter().filter(|w| w.serves("jobs")).count();
+    /// println!("{serving} workers consume jobs");
+    /// # Ok(()) }
+    /// ```
+    fn live_workers(&self) -> impl Future<Output = RsmqResult<Vec<LiveWorker>>> + Send;
+
+    /// Writes a worker's liveness entry. For the worker runtime.
+    #[doc(hidden)]
+    fn register_worker(
+        &self,
+        id: &str,
+        ttl: Duration,
+        entry: &str,
+    ) -> impl Future<Output = RsmqResult<()>> + Send;
+
+    /// Removes a worker's liveness entry. For the worker runtime.
+    #[doc(hidden)]
+    fn unregister_worker(&self, id: &str) -> impl Future<Output = RsmqResult<()>> + Send;
 }

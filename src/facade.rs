@@ -350,6 +350,30 @@ macro_rules! impl_rsmq_connection {
                 .await
             }
 
+            async fn live_workers(&self) -> $crate::RsmqResult<Vec<$crate::LiveWorker>> {
+                let span = $crate::observe::op_span!("live_workers", ::tracing::field::Empty);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.live_workers(&mut *con).await
+                })
+                .await
+            }
+
+            async fn register_worker(
+                &self,
+                id: &str,
+                ttl: ::std::time::Duration,
+                entry: &str,
+            ) -> $crate::RsmqResult<()> {
+                let mut con = self.conn().await?;
+                self.engine.register_worker(&mut *con, id, ttl, entry).await
+            }
+
+            async fn unregister_worker(&self, id: &str) -> $crate::RsmqResult<()> {
+                let mut con = self.conn().await?;
+                self.engine.unregister_worker(&mut *con, id).await
+            }
+
             async fn purge_queue(&self, qname: &str) -> $crate::RsmqResult<u64> {
                 let span = $crate::observe::op_span!("purge_queue", qname);
                 $crate::observe::traced(span, async {

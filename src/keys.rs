@@ -6,6 +6,7 @@
 //! | `{ns}:{q}` | sorted set | message ids scored by the time they become receivable |
 //! | `{ns}:{q}:Q` | hash | attributes, counters, bodies |
 //! | `{ns}:rt:{q}` | channel | realtime notifications |
+//! | `{ns}:.workers` | hash | live workers (the worker runtime's own; no queue name has a `.`) |
 //!
 //! Key names are built here and only here, and passed to scripts in `KEYS`.
 
@@ -45,6 +46,12 @@ pub(crate) fn realtime_channel(ns: &str, qname: &str) -> String {
     format!("{ns}:rt:{qname}")
 }
 
+/// `{ns}:.workers`: the liveness hash of running workers. JavaScript rsmq never reads it, and
+/// no queue can have this key: queue names have no `.`.
+pub(crate) fn workers(ns: &str) -> String {
+    format!("{ns}:.workers")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +63,6 @@ mod tests {
         assert_eq!(k.queue(), "rsmq:jobs:Q");
         assert_eq!(queues_set("rsmq"), "rsmq:QUEUES");
         assert_eq!(realtime_channel("rsmq", "jobs"), "rsmq:rt:jobs");
+        assert_eq!(workers("rsmq"), "rsmq:.workers");
     }
 }

@@ -13,6 +13,7 @@ mod id;
 #[cfg(feature = "serde")]
 mod json;
 mod keys;
+mod liveness;
 mod message;
 mod observe;
 mod options;
@@ -37,6 +38,7 @@ pub use json::RsmqJsonExtSync;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use json::{Json, RsmqJsonExt};
+pub use liveness::LiveWorker;
 pub use message::{RedisBytes, RsmqMessage};
 pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]

@@ -131,6 +131,8 @@ pub trait RsmqConnectionSync: crate::__private::Sealed {
     ) -> RsmqResult<Vec<RsmqMessage<E>>>;
     /// See [`RsmqConnection::purge_queue`].
     fn purge_queue(&self, qname: &str) -> RsmqResult<u64>;
+    /// See [`RsmqConnection::live_workers`].
+    fn live_workers(&self) -> RsmqResult<Vec<crate::LiveWorker>>;
 }
 
 /// Owns the runtime; shuts it down without blocking, so dropping the client inside an async
@@ -420,5 +422,9 @@ impl RsmqConnectionSync for RsmqSync {
     fn purge_queue(&self, qname: &str) -> RsmqResult<u64> {
         let q = qname.to_owned();
         self.run(|c| async move { c.purge_queue(&q).await })
+    }
+
+    fn live_workers(&self) -> RsmqResult<Vec<crate::LiveWorker>> {
+        self.run(|c| async move { c.live_workers().await })
     }
 }

@@ -13,14 +13,16 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
+use crate::liveness::{self, Registration};
 use crate::{
     RedisBytes, Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqResult, MAX_BATCH,
 };
@@ -267,6 +269,8 @@ trait Client: Send + Sync + 'static {
         -> Call<'a, u64>;
     fn delete<'a>(&'a self, q: &'a str, id: &'a str) -> Call<'a, bool>;
     fn move_to<'a>(&'a self, q: &'a str, id: &'a str, dst: &'a str) -> Call<'a, bool>;
+    fn register<'a>(&'a self, id: &'a str, ttl: Duration, entry: &'a str) -> Call<'a, ()>;
+    fn unregister<'a>(&'a self, id: &'a str) -> Call<'a, ()>;
 }
 
 impl<C: RsmqConnection + Send + Sync + 'static> Client for C {
@@ -298,6 +302,12 @@ impl<C: RsmqConnection + Send + Sync + 'static> Client for C {
     }
     fn move_to<'a>(&'a self, q: &'a str, id: &'a str, dst: &'a str) -> Call<'a, bool> {
         Box::pin(self.move_message(q, id, dst))
+    }
+    fn register<'a>(&'a self, id: &'a str, ttl: Duration, entry: &'a str) -> Call<'a, ()> {
+        Box::pin(self.register_worker(id, ttl, entry))
+    }
+    fn unregister<'a>(&'a self, id: &'a str) -> Call<'a, ()> {
+        Box::pin(self.unregister_worker(id))
     }
 }
 
@@ -369,6 +379,7 @@ pub struct WorkerBuilder {
     timeout: Option<Duration>,
     backoff: Backoff,
     handle_signals: bool,
+    liveness: bool,
 }
 
 impl fmt::Debug for WorkerBuilder {
@@ -399,6 +410,7 @@ impl WorkerBuilder {
             timeout: None,
             backoff: Backoff::queue_vt(),
             handle_signals: false,
+            liveness: true,
         }
     }
 
@@ -563,6 +575,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// Register the running worker in the namespace's liveness hash `{ns}:.workers` (at
+    /// start and every heartbeat interval, for three intervals), so that
+    /// [`live_workers`](RsmqConnection::live_workers) lists it. On by default; the only
+    /// key the crate writes beyond the JavaScript layout. See
+    /// [liveness](crate::guide::workers#liveness).
+    pub fn liveness(mut self, enabled: bool) -> WorkerBuilder {
+        self.liveness = enabled;
+        self
+    }
+
     /// Builds the worker: connects (unless built from a client) and checks the
     /// configuration. Errors: `NoAttributeSupplied` without routes; `InvalidFormat` when a
     /// route's dead-letter queue is the route itself (as rsmq_async 18); `InvalidOptions` for
@@ -639,9 +661,27 @@ impl WorkerBuilder {
             }));
         }
         let (control, _) = watch::channel(State::Running);
+        let host = liveness::host_name();
+        let pid = std::process::id();
+        let id = format!(
+            "{host}-{pid}-{}",
+            std::iter::repeat_with(fastrand::lowercase)
+                .take(6)
+                .collect::<String>()
+        );
+        let registration = Registration {
+            host,
+            pid,
+            queues: routes.iter().map(|r| r.queue.clone()).collect(),
+            concurrency: n as u64,
+            ..Registration::default()
+        };
         Ok(Worker {
             ctx: Arc::new(Ctx {
                 client,
+                id,
+                liveness: self.liveness.then_some(registration),
+                counters: Counters::default(),
                 poll_interval: self.poll_interval,
                 heartbeat_interval: self.heartbeat_interval,
                 visibility_extension: self.visibility_extension,
@@ -672,12 +712,31 @@ enum State {
 
 struct Ctx {
     client: Arc<dyn Client>,
+    /// The worker's id (`{host}-{pid}-{random}`).
+    id: String,
+    /// What the worker registers about itself; `None` without liveness.
+    liveness: Option<Registration>,
+    counters: Counters,
     poll_interval: Duration,
     heartbeat_interval: Duration,
     visibility_extension: Duration,
     use_realtime: bool,
     shutdown_timeout: Duration,
     handle_signals: bool,
+}
+
+/// What the worker has done so far, for its liveness entry.
+#[derive(Default)]
+struct Counters {
+    in_flight: AtomicU64,
+    handled: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Ctx {
+    fn failed(&self) {
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 struct Route {
@@ -862,6 +921,12 @@ impl Worker {
         WorkerBuilder::from_client(client)
     }
 
+    /// The worker's id, `{host}-{pid}-{random}`: its name in the logs and in
+    /// [`live_workers`](RsmqConnection::live_workers).
+    pub fn id(&self) -> &str {
+        &self.ctx.id
+    }
+
     /// A handle to shut down, pause and resume this worker while it runs.
     pub fn handle(&self) -> WorkerHandle {
         WorkerHandle {
@@ -891,6 +956,11 @@ impl Worker {
             control,
         } = self;
         let (tracker, mut finished) = mpsc::channel::<()>(1);
+        let (stopped, stop_registering) = oneshot::channel::<()>();
+        let registering = ctx
+            .liveness
+            .is_some()
+            .then(|| tokio::spawn(register(ctx.clone(), stop_registering)));
         for route in &routes {
             let task = receive_loop(
                 ctx.clone(),
@@ -903,7 +973,7 @@ impl Worker {
             );
         }
         drop(tracker);
-        tracing::info!(routes = routes.len(), "rsmq worker started");
+        tracing::info!(routes = routes.len(), id = %ctx.id, "rsmq worker started");
 
         let requested = reached(control.subscribe(), State::Stopping);
         let signal = signals(ctx.handle_signals);
@@ -928,8 +998,51 @@ impl Worker {
             control.send_replace(State::Cancelling);
             finished.recv().await;
         }
+        if let Some(task) = registering {
+            let _ = stopped.send(());
+            let _ = task.await;
+            if let Err(e) = ctx.client.unregister(&ctx.id).await {
+                tracing::warn!(error = %e, "rsmq worker: could not remove its liveness entry; it expires by itself");
+            }
+        }
         tracing::info!("rsmq worker stopped");
         Ok(())
+    }
+}
+
+/// Keeps the worker's liveness entry: registers at once, then every heartbeat interval,
+/// until `stop`. Warns when registering fails, once until it works again.
+async fn register(ctx: Arc<Ctx>, mut stop: oneshot::Receiver<()>) {
+    let Some(registration) = &ctx.liveness else {
+        return;
+    };
+    let ttl = liveness::ttl(ctx.heartbeat_interval);
+    let mut failing = false;
+    loop {
+        let c = &ctx.counters;
+        let entry = Registration {
+            in_flight: c.in_flight.load(Ordering::Relaxed),
+            handled: c.handled.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            ..registration.clone()
+        }
+        .entry();
+        match ctx.client.register(&ctx.id, ttl, &entry).await {
+            Ok(()) if failing => {
+                tracing::info!("rsmq worker: registered in the liveness hash again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "rsmq worker: could not register in the liveness hash; retrying every heartbeat");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+        let tick = pin!(tokio::time::sleep(ctx.heartbeat_interval));
+        if let Either::Right(_) = select(tick, &mut stop).await {
+            return;
+        }
     }
 }
 
@@ -1132,7 +1245,9 @@ fn spawn_message(
     tokio::spawn(
         async move {
             meter::in_flight(&route.queue, 1.0);
+            ctx.counters.in_flight.fetch_add(1, Ordering::Relaxed);
             process(&ctx, &route, message, state).await;
+            ctx.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             meter::in_flight(&route.queue, -1.0);
             drop(slot);
             drop(tracker);
@@ -1186,6 +1301,7 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
     match outcome {
         Outcome::Done(Ok(())) => {
             meter::count("rsmq_worker_handled_total", &route.queue);
+            ctx.counters.handled.fetch_add(1, Ordering::Relaxed);
             acknowledge(ctx, route, &id, &state).await;
             tracing::debug!(?elapsed, "rsmq worker: message handled");
         }
@@ -1193,6 +1309,7 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
             let permanent = is_permanent(&*e);
             tracing::warn!(error = %e, permanent, "rsmq worker: handler failed");
             meter::failed(&route.queue, if permanent { "permanent" } else { "error" });
+            ctx.failed();
             failed(ctx, route, &id, rc, permanent).await;
         }
         Outcome::Undecodable(e) => {
@@ -1200,6 +1317,7 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
             // so), never deleted.
             tracing::warn!(error = %e, "rsmq worker: message body does not decode");
             meter::failed(&route.queue, "decode");
+            ctx.failed();
             match route.dlq {
                 Some(_) => failed(ctx, route, &id, rc, true).await,
                 None => failed(ctx, route, &id, rc, false).await,
@@ -1208,11 +1326,13 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
         Outcome::Panicked(text) => {
             tracing::error!(panic = %text, "rsmq worker: handler panicked");
             meter::failed(&route.queue, "panic");
+            ctx.failed();
             failed(ctx, route, &id, rc, false).await;
         }
         Outcome::TimedOut(t) => {
             tracing::warn!(timeout = ?t, "rsmq worker: handler timed out and was cancelled");
             meter::failed(&route.queue, "timeout");
+            ctx.failed();
             failed(ctx, route, &id, rc, false).await;
         }
         Outcome::Cancelled => {

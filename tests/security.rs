@@ -61,6 +61,34 @@ async fn exercise(rsmq: &Rsmq) {
     }
     assert_eq!(rsmq.purge_queue("q").await.unwrap(), 12);
     rsmq.delete_queue("dead").await.unwrap();
+    // A worker registers itself in the liveness hash, and tools list it.
+    assert!(rsmq.live_workers().await.unwrap().is_empty());
+    #[cfg(feature = "worker")]
+    {
+        use rsmq_async::{RsmqMessage, Worker};
+        let worker = Worker::builder_with_client(rsmq.clone())
+            .route("q", |_m: RsmqMessage<String>| async {
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .build()
+            .await
+            .unwrap();
+        let id = worker.id().to_string();
+        let handle = worker.handle();
+        let task = tokio::spawn(worker.run());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rsmq.live_workers().await.unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never registered"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(rsmq.live_workers().await.unwrap()[0].id, id);
+        handle.shutdown();
+        task.await.unwrap().unwrap();
+        assert!(rsmq.live_workers().await.unwrap().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -110,7 +138,7 @@ fn minimal_acl(user: &str, password: &str, ns: &str) -> Vec<String> {
         "-@all".into(),
     ];
     let commands = "evalsha eval multi exec smembers ping psubscribe punsubscribe \
-        time hmget hget hset hsetnx hdel hincrby hexists hscan \
+        time hmget hget hgetall hset hsetnx hdel hincrby hexists hscan pexpire \
         zadd zrem zrange zrangebyscore zcard zcount zscore sadd srem scard unlink publish";
     rules.extend(commands.split_whitespace().map(|c| format!("+{c}")));
     rules

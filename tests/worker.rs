@@ -1135,3 +1135,184 @@ async fn a_worker_killed_mid_handler_leaves_the_message_to_another_after_its_vt(
     assert_eq!(*handled.lock().unwrap(), vec![(id, 2)]);
     assert_eq!(msgs(&rsmq, "dead").await, 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Liveness
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_worker_is_listed_until_it_stops() {
+    let (rsmq, ns) = common::rsmq("live").await;
+    rsmq.create_queue("a", None, None, None).await.unwrap();
+    rsmq.create_queue("b", None, None, None).await.unwrap();
+    assert!(rsmq.live_workers().await.unwrap().is_empty());
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .concurrency(7)
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat_interval(Duration::from_millis(200))
+        .route("a", |_m: RsmqMessage<String>| async {
+            Ok::<(), Infallible>(())
+        })
+        .route("b", |_m: RsmqMessage<String>| async {
+            Err::<(), _>(HandlerErr)
+        })
+        .build()
+        .await
+        .unwrap();
+    let id = worker.id().to_string();
+    assert!(id.contains(&format!("-{}-", std::process::id())), "{id}");
+    let (handle, task) = start(worker);
+    eventually("the worker is listed", async || {
+        rsmq.live_workers().await.unwrap().len() == 1
+    })
+    .await;
+    let w = rsmq.live_workers().await.unwrap().remove(0);
+    assert_eq!(w.id, id);
+    assert_eq!(w.pid, std::process::id());
+    assert_eq!(w.queues, ["a", "b"]);
+    assert!(w.serves("a") && w.serves("b") && !w.serves("c"));
+    assert_eq!(w.concurrency, 7);
+    assert_eq!(w.version, env!("CARGO_PKG_VERSION"));
+    assert!(w.started <= w.seen && w.seen < w.expires, "{w:?}");
+    // Three heartbeats of 200 ms, at least a second.
+    assert_eq!(w.expires - w.seen, 1_000);
+
+    // The counters follow at the next heartbeats; `started` stays.
+    rsmq.send_message("a", "ok", None).await.unwrap();
+    rsmq.send_message("b", "fails", None).await.unwrap();
+    eventually("the counters are registered", async || {
+        let w = &rsmq.live_workers().await.unwrap()[0];
+        w.handled == 1 && w.failed >= 1
+    })
+    .await;
+    let again = rsmq.live_workers().await.unwrap().remove(0);
+    assert_eq!(again.started, w.started);
+    assert!(again.seen > w.seen);
+
+    // The only key beyond the JS layout, and it holds one entry per worker.
+    let keys: Vec<String> = common::snapshot(&ns)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.contains(".workers"))
+        .collect();
+    assert!(
+        keys.iter().all(|k| k == &format!("{ns}:.workers")),
+        "{keys:?}"
+    );
+
+    stop(handle, task).await;
+    assert!(rsmq.live_workers().await.unwrap().is_empty());
+    let mut raw = common::raw().await;
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(format!("{ns}:.workers"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(!exists, "the liveness hash goes with its last entry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_dies_drops_out_when_its_entry_expires() {
+    let (rsmq, ns) = common::rsmq("live-dies").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let build = || {
+        Worker::builder_with_client(rsmq.clone())
+            .heartbeat_interval(Duration::from_millis(200))
+            .route("q", |_m: RsmqMessage<String>| async {
+                Ok::<(), Infallible>(())
+            })
+            .build()
+    };
+    let (gone, stays) = (build().await.unwrap(), build().await.unwrap());
+    let (gone_id, stays_id) = (gone.id().to_string(), stays.id().to_string());
+    assert_ne!(gone_id, stays_id);
+    let gone = tokio::spawn(gone.run());
+    let (handle, task) = start(stays);
+    eventually("both are listed", async || {
+        rsmq.live_workers().await.unwrap().len() == 2
+    })
+    .await;
+    // As a crashed process: no shutdown, no unregistering.
+    gone.abort();
+    let _ = gone.await;
+    let t = Instant::now();
+    eventually("the dead one drops out", async || {
+        let live = rsmq.live_workers().await.unwrap();
+        live.len() == 1 && live[0].id == stays_id
+    })
+    .await;
+    // Its entry lived at most three heartbeats (1 s) after its last registration.
+    assert!(
+        t.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        t.elapsed()
+    );
+    // The next registration of the live one removes the expired entry from Redis.
+    let mut raw = common::raw().await;
+    eventually("the expired entry is removed", async || {
+        let fields: Vec<String> = redis::cmd("HKEYS")
+            .arg(format!("{ns}:.workers"))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        fields == [stays_id.clone()]
+    })
+    .await;
+    stop(handle, task).await;
+}
+
+#[tokio::test]
+async fn without_liveness_a_worker_writes_no_key_of_its_own() {
+    let (rsmq, ns) = common::rsmq("live-off").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let worker = Worker::builder_with_client(rsmq.clone())
+        .liveness(false)
+        .poll_interval(Duration::from_millis(20))
+        .route("q", |_m: RsmqMessage<String>| async {
+            Ok::<(), Infallible>(())
+        })
+        .build()
+        .await
+        .unwrap();
+    let (handle, task) = start(worker);
+    rsmq.send_message("q", "x", None).await.unwrap();
+    eventually("handled", async || msgs(&rsmq, "q").await == 0).await;
+    assert!(rsmq.live_workers().await.unwrap().is_empty());
+    stop(handle, task).await;
+    let keys: Vec<String> = common::snapshot(&ns)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.iter().all(|k| !k.contains(".workers")), "{keys:?}");
+}
+
+#[tokio::test]
+async fn live_workers_skips_entries_it_cannot_read() {
+    let (rsmq, ns) = common::rsmq("live-junk").await;
+    let mut raw = common::raw().await;
+    let key = format!("{ns}:.workers");
+    let far = common::redis_now_ms().await + 60_000;
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("junk")
+        .arg("not an entry")
+        .arg("old")
+        .arg("expires=1 host=x")
+        .arg("fine")
+        .arg(format!("expires={far} host=h pid=1 queues=q"))
+        .arg("odd")
+        .arg(format!(
+            "expires={far} pid=nope queues=,, concurrency=-3 extra=1"
+        ))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let live = rsmq.live_workers().await.unwrap();
+    let ids: Vec<&str> = live.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["fine", "odd"]);
+    assert_eq!(live[0].queues, ["q"]);
+    assert_eq!((live[1].pid, live[1].concurrency), (0, 0));
+    assert!(live[1].queues.is_empty());
+}

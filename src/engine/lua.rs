@@ -313,6 +313,7 @@ mod tests {
             "delete",
             "dlq",
             "inspect",
+            "liveness",
         ] {
             files.extend(lua_files(dir));
         }

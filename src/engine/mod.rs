@@ -17,6 +17,7 @@
 //! | deletes | `delete.rs` | `delete/` |
 //! | dead letters: move, receive-or-DLQ, redrive | `dlq.rs` | `dlq/` |
 //! | peek and purge | `inspect.rs` | `inspect/` |
+//! | worker liveness | `liveness.rs` | `liveness/` |
 //!
 //! `lua.rs` puts the scripts together and calls them; `lua/` holds the Lua pieces scripts
 //! share. Not here: connection handling (the clients), key names (`keys`), reply decoding
@@ -25,6 +26,7 @@
 mod delete;
 mod dlq;
 mod inspect;
+mod liveness;
 pub(crate) mod lua;
 mod queue;
 mod receive;
@@ -103,6 +105,8 @@ const SCRIPTS: &[&Script] = &[
     &inspect::PEEK_MESSAGES,
     &inspect::PURGE_MESSAGES,
     &inspect::PURGE_ORPHANS,
+    &liveness::REGISTER_WORKER,
+    &liveness::LIVE_WORKERS,
 ];
 
 /// The Lua source of every script (as the default score unit writes them), by name, for

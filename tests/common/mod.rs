@@ -572,6 +572,16 @@ mod sync_adapter {
         async fn purge_queue(&self, q: &str) -> RsmqResult<u64> {
             self.0.purge_queue(q)
         }
+        async fn live_workers(&self) -> RsmqResult<Vec<rsmq_async::LiveWorker>> {
+            self.0.live_workers()
+        }
+        // The blocking client runs no worker: nothing to register.
+        async fn register_worker(&self, _: &str, _: Duration, _: &str) -> RsmqResult<()> {
+            Ok(())
+        }
+        async fn unregister_worker(&self, _: &str) -> RsmqResult<()> {
+            Ok(())
+        }
     }
 }
 
