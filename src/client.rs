@@ -14,11 +14,14 @@ use crate::{RsmqError, RsmqOptions, RsmqResult};
 
 /// The Redis connection a client holds: one multiplexed connection that many tasks share.
 #[derive(Clone)]
-enum Connection {
+pub(crate) enum Connection {
     /// Made by [`Rsmq::new`]: reconnects by itself after Redis restarts.
     Managed(ConnectionManager),
     /// Handed in by the caller through [`Rsmq::new_with_connection`].
     Multiplexed(MultiplexedConnection),
+    /// Made by [`Rsmq::new_cluster`]: a Redis Cluster.
+    #[cfg(feature = "cluster")]
+    Cluster(crate::cluster::ClusterLink),
 }
 
 impl ConnectionLike for Connection {
@@ -26,6 +29,8 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Managed(c) => c.req_packed_command(cmd),
             Connection::Multiplexed(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -38,6 +43,8 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Managed(c) => c.req_packed_commands(cmd, offset, count),
             Connection::Multiplexed(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
 
@@ -45,6 +52,8 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Managed(c) => c.get_db(),
             Connection::Multiplexed(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(_) => 0,
         }
     }
 }
@@ -78,7 +87,7 @@ impl ConnectionLike for Connection {
 /// ```
 #[derive(Clone)]
 pub struct Rsmq {
-    connection: Connection,
+    pub(crate) connection: Connection,
     engine: Engine,
     waiter: Arc<Waiter>,
 }
@@ -172,6 +181,16 @@ impl Rsmq {
             engine: Engine::new(ns, realtime).coalescing(true),
             waiter: Arc::new(Waiter::new(None, ns)),
         })
+    }
+
+    /// A client of these parts (for the other constructors, such as the cluster's).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn from_parts(connection: Connection, engine: Engine, waiter: Arc<Waiter>) -> Rsmq {
+        Rsmq {
+            connection,
+            engine,
+            waiter,
+        }
     }
 
     /// A connection for one operation: a clone of the shared multiplexed handle.

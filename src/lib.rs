@@ -3,6 +3,8 @@
 
 mod attributes;
 mod client;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod coalesce;
 mod connection;
 mod engine;
@@ -30,6 +32,9 @@ mod worker;
 
 pub use attributes::RsmqQueueAttributes;
 pub use client::Rsmq;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub use cluster::{cluster_hash_tag, cluster_namespace_in, cluster_slot};
 pub use connection::RsmqConnection;
 pub use error::{RsmqError, RsmqResult, SharedError};
 #[cfg(all(feature = "serde", feature = "sync"))]

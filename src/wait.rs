@@ -58,8 +58,15 @@ pub(crate) struct Waiter {
 impl Waiter {
     /// A waiter that subscribes through `client` (when given) to the namespace's channels.
     pub(crate) fn new(client: Option<redis::Client>, ns: &str) -> Self {
+        Waiter::new_any(client.into_iter().collect(), ns)
+    }
+
+    /// A waiter that subscribes through one of `clients` (none: timers only), moving on to
+    /// the next when the subscription cannot be made or is lost: on a cluster, where a
+    /// `PUBLISH` reaches every node, so any node will do.
+    pub(crate) fn new_any(clients: Vec<redis::Client>, ns: &str) -> Self {
         Waiter {
-            notifier: client.map(|c| Arc::new(Notifier::new(c, ns))),
+            notifier: (!clients.is_empty()).then(|| Arc::new(Notifier::new(clients, ns))),
         }
     }
 
@@ -259,7 +266,10 @@ mod timer {
 
 /// One pattern subscription per client, fanned out to an [`Event`] per queue.
 struct Notifier {
-    client: redis::Client,
+    /// Where to subscribe: one server, or any node of a cluster, tried in turn.
+    clients: Vec<redis::Client>,
+    /// Which of `clients` the subscriber uses (modulo their number).
+    turn: std::sync::atomic::AtomicUsize,
     pattern: String,
     prefix: String,
     /// Whether a subscriber is running (set by [`Notifier::start`], cleared by the
@@ -309,16 +319,28 @@ impl Drop for QueueEvent {
 }
 
 impl Notifier {
-    fn new(client: redis::Client, ns: &str) -> Self {
+    fn new(clients: Vec<redis::Client>, ns: &str) -> Self {
         let prefix = crate::keys::realtime_channel(ns, "");
         Notifier {
-            client,
+            clients,
+            turn: Default::default(),
             pattern: format!("{}*", escape_glob(&prefix)),
             prefix,
             running: Arc::default(),
             closed: Arc::default(),
             queues: Mutex::default(),
         }
+    }
+
+    /// The client to subscribe through now.
+    fn client(&self) -> redis::Client {
+        let turn = self.turn.load(Ordering::Relaxed);
+        self.clients[turn % self.clients.len()].clone()
+    }
+
+    /// Moves on to the next client, after a failure.
+    fn next_client(&self) {
+        self.turn.fetch_add(1, Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -430,7 +452,7 @@ async fn subscribe(notifier: Weak<Notifier>, closed: Arc<Event>, _running: Runni
     let mut retry = RETRY_MIN;
     loop {
         let Some(n) = notifier.upgrade() else { return };
-        let (client, pattern, prefix) = (n.client.clone(), n.pattern.clone(), n.prefix.clone());
+        let (client, pattern, prefix) = (n.client(), n.pattern.clone(), n.prefix.clone());
         drop(n);
         let delay = match open(&client, &pattern).await {
             Ok(mut pubsub) => {
@@ -463,6 +485,9 @@ async fn subscribe(notifier: Weak<Notifier>, closed: Arc<Event>, _running: Runni
                     retry_in_ms = millis(RETRY_MIN),
                     "realtime subscription lost; waiters poll until it is back"
                 );
+                if let Some(n) = notifier.upgrade() {
+                    n.next_client();
+                }
                 RETRY_MIN
             }
             Err(e) => {
@@ -477,6 +502,9 @@ async fn subscribe(notifier: Weak<Notifier>, closed: Arc<Event>, _running: Runni
                 );
                 let delay = retry;
                 retry = (retry * 2).min(RETRY_MAX);
+                if let Some(n) = notifier.upgrade() {
+                    n.next_client();
+                }
                 delay
             }
         };
@@ -505,7 +533,7 @@ mod tests {
     fn notifier() -> Arc<Notifier> {
         // Never connected: these tests do not start the subscriber.
         let client = redis::Client::open("redis://127.0.0.1:1/").unwrap();
-        Arc::new(Notifier::new(client, "ns"))
+        Arc::new(Notifier::new(vec![client], "ns"))
     }
 
     #[test]

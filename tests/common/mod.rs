@@ -226,7 +226,7 @@ static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A port for a server: free now, never handed out before in this process, and below the
 /// range the OS picks ports from for outgoing connections and `bind(0)`.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
@@ -709,6 +709,11 @@ impl OwnedServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Whether the server runs (it was not killed, or was restarted).
+    pub fn running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Options for this server in a fresh namespace.
