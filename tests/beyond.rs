@@ -808,18 +808,12 @@ async fn long_poll_wakes_when_a_delayed_message_becomes_due<C: Client>(rsmq: C, 
 
 async fn long_poll_wakes_on_a_realtime_send<C: Client>(rsmq: C, ns: String) {
     rsmq.create_queue("q", None, None, None).await.unwrap();
-    let producer = rsmq_async::Rsmq::new(RsmqOptions {
-        realtime: true,
-        ns: ns.clone(),
-        ..common::options("producer")
-    })
-    .await
-    .unwrap();
+    let producer = common::another_client(&ns, true).await;
     // The first wait starts the subscriber; the sends below come once it listens.
     rsmq.receive_message_wait::<String>("q", None, MS)
         .await
         .unwrap();
-    common::subscribed(&common::server().url(), &ns).await;
+    common::subscribed(&common::subscriber_url(), &ns).await;
     // The send comes 100 ms into the wait. Were the notification lost, the fallback poll
     // would find the message no sooner than FALLBACK_POLL after `start`.
     common::under(FALLBACK_POLL, "woken by the realtime send", async || {

@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 
 use rsmq_async::{Rsmq, RsmqOptions};
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
+
 /// A running Redis server the tests may use.
 pub struct Server {
     pub host: String,
@@ -112,6 +115,11 @@ pub fn start_server(extra: &[&str]) -> Result<Server, String> {
             )
             .arg(redis_server_binary())
             .args(server_args(port, &std::env::temp_dir()))
+            // Never load or write a `dump.rdb` another server left in the shared directory.
+            .args([
+                "--dbfilename",
+                &format!("rsmq-test-{port}-{}.rdb", fastrand::u64(..)),
+            ])
             .args(["--appendonly", "no"])
             .args(extra)
             .stdin(Stdio::piped())
@@ -280,9 +288,16 @@ pub async fn rsmq(test: &str) -> (Rsmq, String) {
     )
 }
 
-/// A plain connection for inspecting and planting raw data.
+/// A plain connection for inspecting and planting raw data: to the shared server, or, in a
+/// test running on a cluster, to the master of its namespace.
 pub async fn raw() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server().url())
+    #[cfg(feature = "cluster")]
+    let url = cluster::NODE
+        .try_with(String::clone)
+        .unwrap_or_else(|_| server().url());
+    #[cfg(not(feature = "cluster"))]
+    let url = server().url();
+    redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -340,6 +355,34 @@ pub async fn snapshot(ns: &str) -> Vec<(String, String)> {
         out.push((key, contents));
     }
     out
+}
+
+/// Another `Rsmq` client on the namespace `ns` of a suite's test: on the shared server, or on
+/// the shared cluster in a test running on a cluster.
+pub async fn another_client(ns: &str, realtime: bool) -> Rsmq {
+    let options = RsmqOptions {
+        realtime,
+        ns: ns.into(),
+        ..options("another")
+    };
+    #[cfg(feature = "cluster")]
+    if cluster::NODE.try_with(|_| ()).is_ok() {
+        return Rsmq::new_cluster(cluster::shared().urls(), options)
+            .await
+            .expect("connect to the test cluster");
+    }
+    Rsmq::new(options).await.expect("connect to the test redis")
+}
+
+/// Where the realtime subscriber of a suite's client listens: the shared server, or, in a
+/// test running on a cluster, the first node (a cluster client subscribes there first; a
+/// `PUBLISH` reaches every node).
+pub fn subscriber_url() -> String {
+    #[cfg(feature = "cluster")]
+    if cluster::NODE.try_with(|_| ()).is_ok() {
+        return cluster::shared().urls().remove(0);
+    }
+    server().url()
 }
 
 /// Redis' clock in milliseconds.
@@ -606,6 +649,16 @@ macro_rules! suite {
                 async fn $name() {
                     let (c, ns) = crate::common::pooled(stringify!($name)).await;
                     super::$name(c, ns).await;
+                }
+            )*
+        }
+        #[cfg(feature = "cluster")]
+        mod cluster_client {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (c, ns, node) = crate::common::cluster::client(stringify!($name)).await;
+                    crate::common::cluster::NODE.scope(node, super::$name(c, ns)).await;
                 }
             )*
         }
