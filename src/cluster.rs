@@ -5,7 +5,8 @@
 //! channels hash alike, and every script stays atomic on one master. The keys are the ones
 //! the JavaScript client writes for the same namespace. Load spreads over masters by giving
 //! groups of queues namespaces of their own, on different masters
-//! ([`Rsmq::cluster_namespaces`]). The guide page is `docs/guide/cluster.md`.
+//! ([`Rsmq::cluster_namespaces`]). The guide page is `docs/guide/cluster.md`
+//! ([`guide::cluster`](crate::guide::cluster)).
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;

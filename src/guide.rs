@@ -87,6 +87,13 @@ pub mod observability {}
 #[doc = include_str!("../docs/guide/worker.md")]
 pub mod workers {}
 
+/// Redis Cluster: hash-tagged namespaces, spreading the load over masters, failover.
+///
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+#[doc = include_str!("../docs/guide/cluster.md")]
+pub mod cluster {}
+
 /// Compatibility with the JavaScript `rsmq`, PyRSMQ and `rsmq_async` 18: every difference and
 /// why.
 ///
