@@ -145,7 +145,8 @@ impl Rsmq {
             connection: Connection::Managed(manager),
             engine: Engine::new(&options.ns, options.realtime)
                 .coalescing(options.coalesce)
-                .with_score_unit(options.score_unit),
+                .with_score_unit(options.score_unit)
+                .with_durability(options.durable),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }

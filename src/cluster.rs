@@ -214,7 +214,8 @@ impl Rsmq {
             Connection::Cluster(ClusterLink { con, slot }),
             Engine::new(&options.ns, options.realtime)
                 .coalescing(options.coalesce)
-                .with_score_unit(options.score_unit),
+                .with_score_unit(options.score_unit)
+                .with_durability(options.durable),
             Arc::new(Waiter::new_any(clients, &options.ns)),
         ))
     }

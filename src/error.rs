@@ -132,6 +132,26 @@ pub enum RsmqError {
     /// The blocking client ([`RsmqSync`](crate::RsmqSync)) could not start its Tokio runtime.
     #[error("cannot start the Tokio runtime of the blocking client: {0}")]
     TokioStart(#[source] SharedError<std::io::Error>),
+    /// A durable send ([`RsmqOptions::durable`](crate::RsmqOptions::durable)) is queued, but
+    /// fewer replicas than asked acknowledged it within the timeout: it may be lost if the
+    /// master fails now. `ids` are the queued messages' ids (one for `send_message`, all of
+    /// a batch); `acked` is how many replicas acknowledged, `wanted` how many were asked for.
+    ///
+    /// ```
+    /// use rsmq_async::RsmqError;
+    ///
+    /// let err = RsmqError::NotDurable { ids: vec!["id1".into()], acked: 0, wanted: 1 };
+    /// assert_eq!(err.to_string(), "queued as id1, but 0 of 1 replicas acknowledged it in time");
+    /// ```
+    #[error("queued as {}, but {acked} of {wanted} replicas acknowledged it in time", ids.join(", "))]
+    NotDurable {
+        /// The ids of the messages, which are queued.
+        ids: Vec<String>,
+        /// Replicas that acknowledged the write.
+        acked: u64,
+        /// Replicas asked for.
+        wanted: u32,
+    },
     /// The options ask for something this build cannot do (for example TLS without the
     /// `tls-rustls` feature).
     #[error("invalid options: {0}")]

@@ -45,7 +45,7 @@ pub use json::RsmqJsonExtSync;
 pub use json::{Json, RsmqJsonExt};
 pub use liveness::LiveWorker;
 pub use message::{RedisBytes, RsmqMessage};
-pub use options::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
+pub use options::{Durability, RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]
 pub use pool::{

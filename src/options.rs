@@ -69,7 +69,39 @@ pub struct RsmqOptions {
     /// microseconds with the `break-js-comp` feature. URL parameter `score_unit=ms` or
     /// `score_unit=us`.
     pub score_unit: ScoreUnit,
+    /// Durable sends: after each send (single, batch or coalesced), wait until this many
+    /// replicas have the write, in the same round trip (`WAIT`). Fewer in time is
+    /// [`RsmqError::NotDurable`], which carries the ids: the messages are queued all the
+    /// same. Default `None` (no waiting). URL parameters `wait_replicas=N` and
+    /// `wait_timeout=<milliseconds>` (default 1000). See
+    /// [reliability](crate::guide::reliability#durable-sends).
+    pub durable: Option<Durability>,
 }
+
+/// How many replicas a durable send waits for, and how long (see
+/// [`RsmqOptions::durable`]).
+///
+/// ```
+/// use rsmq_async::{Durability, RsmqOptions};
+/// use std::time::Duration;
+///
+/// let opts = RsmqOptions {
+///     durable: Some(Durability { replicas: 1, timeout: Duration::from_millis(500) }),
+///     ..Default::default()
+/// };
+/// let from_url: RsmqOptions = "redis://localhost/?wait_replicas=1&wait_timeout=500".parse().unwrap();
+/// assert_eq!(from_url.durable, opts.durable);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durability {
+    /// Replicas that must have each send. At least 1.
+    pub replicas: u32,
+    /// The longest wait for them, above zero and below the response timeout.
+    pub timeout: Duration,
+}
+
+/// The wait of a durable send when a URL gives `wait_replicas` without `wait_timeout`.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Default for [`RsmqOptions::connection_timeout`].
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -93,6 +125,7 @@ impl Default for RsmqOptions {
             tls_root_cert: None,
             coalesce: true,
             score_unit: ScoreUnit::default(),
+            durable: None,
         }
     }
 }
@@ -106,6 +139,7 @@ impl fmt::Debug for RsmqOptions {
             .field("realtime", &self.realtime)
             .field("coalesce", &self.coalesce)
             .field("score_unit", &self.score_unit)
+            .field("durable", &self.durable)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ns", &self.ns)
@@ -212,6 +246,30 @@ impl RsmqOptions {
                         opts.response_timeout = d;
                     }
                 }
+                "wait_replicas" => {
+                    let n: u32 = value.parse().map_err(|_| {
+                        bad(&format!(
+                            "wait_replicas=`{value}` is not a number of replicas"
+                        ))
+                    })?;
+                    let timeout = opts.durable.map_or(DEFAULT_WAIT_TIMEOUT, |d| d.timeout);
+                    opts.durable = Some(Durability {
+                        replicas: n,
+                        timeout,
+                    });
+                }
+                "wait_timeout" => {
+                    let ms: u64 = value.parse().map_err(|_| {
+                        bad(&format!(
+                            "wait_timeout=`{value}` is not a number of milliseconds"
+                        ))
+                    })?;
+                    let replicas = opts.durable.map_or(0, |d| d.replicas);
+                    opts.durable = Some(Durability {
+                        replicas,
+                        timeout: Duration::from_millis(ms),
+                    });
+                }
                 "score_unit" => {
                     opts.score_unit = value
                         .parse()
@@ -219,6 +277,9 @@ impl RsmqOptions {
                 }
                 other => return Err(bad(&format!("unknown parameter `{other}`"))),
             }
+        }
+        if opts.durable.is_some_and(|d| d.replicas == 0) {
+            return Err(bad("wait_timeout needs wait_replicas of at least 1"));
         }
         Ok(opts)
     }
@@ -287,6 +348,22 @@ impl RsmqOptions {
                     "{name} is zero, so every call would time out at once: set a positive \
                      duration (in a URL, {name}=<milliseconds> above 0), or leave the default \
                      of 5 s"
+                )));
+            }
+        }
+        if let Some(d) = self.durable {
+            if d.replicas == 0 {
+                return Err(RsmqError::InvalidOptions(
+                    "durable.replicas is 0: ask for at least 1 replica, or set durable to None"
+                        .into(),
+                ));
+            }
+            if d.timeout.is_zero() || d.timeout >= self.response_timeout {
+                return Err(RsmqError::InvalidOptions(format!(
+                    "durable.timeout ({:?}) must be above zero (Redis would wait forever) and \
+                     below the response timeout ({:?}), so that a send reports too few replicas \
+                     instead of timing out",
+                    d.timeout, self.response_timeout
                 )));
             }
         }

@@ -339,7 +339,9 @@ impl PooledRsmq {
         let pool = builder.build(manager).await.map_err(cannot_connect)?;
         Ok(PooledRsmq {
             pool: Pool::Own(pool),
-            engine: Engine::new(&options.ns, options.realtime).with_score_unit(options.score_unit),
+            engine: Engine::new(&options.ns, options.realtime)
+                .with_score_unit(options.score_unit)
+                .with_durability(options.durable),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
             turns: Some(Arc::new(tokio::sync::Semaphore::new(max_size as usize))),
             checkout_timeout,

@@ -184,6 +184,28 @@ async fn everything_works_on_a_cluster_with_the_javascript_keys() {
     rsmq.delete_queue("q").await.unwrap();
     rsmq.delete_queue("dead").await.unwrap();
 
+    // Durable sends: WAIT goes to the node of the send, in the same pipeline.
+    let durable = Rsmq::new_cluster(
+        cluster.urls(),
+        RsmqOptions {
+            ns: ns.clone(),
+            durable: Some(rsmq_async::Durability {
+                replicas: 1,
+                timeout: Duration::from_secs(2),
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    durable.create_queue("d", None, None, None).await.unwrap();
+    durable.send_message("d", "kept", None).await.unwrap();
+    durable
+        .send_message_batch("d", vec!["x".repeat(40_000); 2], None)
+        .await
+        .unwrap();
+    durable.delete_queue("d").await.unwrap();
+
     // One namespace per master, each placed where it says.
     let placed = rsmq.cluster_namespaces("grp").await.unwrap();
     assert_eq!(placed.len(), 3, "{placed:?}");

@@ -223,6 +223,10 @@ impl Lua {
     }
 }
 
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
 /// One call of a script: `EVALSHA sha numkeys KEYS.. ARGV..`.
 pub(crate) struct Invocation<'a> {
     lua: &'a Lua,
@@ -244,23 +248,53 @@ impl Invocation<'_> {
         C: ConnectionLike + Send,
     {
         match self.cmd.query_async(con).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                tracing::warn!(
-                    script = self.lua.name,
-                    "Redis does not have the script (restarted or flushed): sending its source"
-                );
-                let mut eval = redis::cmd("EVAL");
-                eval.arg(self.lua.source.as_str());
-                // Skip the command name and the hash.
-                for arg in self.cmd.args_iter().skip(2) {
-                    if let redis::Arg::Simple(bytes) = arg {
-                        eval.arg(bytes);
-                    }
-                }
-                eval.query_async(con).await
-            }
+            Err(e) if is_noscript(&e) => self.with_source().query_async(con).await,
             other => other,
         }
+    }
+
+    /// Runs the script, then `WAIT replicas timeout_ms`, in one pipeline: one round trip on
+    /// one connection (on a cluster, to the node of the script's first key, so the `WAIT`
+    /// counts the replicas of the write). Returns the script's reply and the number of
+    /// replicas that acknowledged. `NOSCRIPT` is handled as by [`invoke`](Self::invoke).
+    pub(crate) async fn invoke_and_wait<C>(
+        &self,
+        con: &mut C,
+        replicas: u32,
+        timeout_ms: u64,
+    ) -> redis::RedisResult<(redis::Value, u64)>
+    where
+        C: ConnectionLike + Send,
+    {
+        let waited = |cmd: redis::Cmd| {
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd)
+                .cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout_ms);
+            pipe
+        };
+        match waited(self.cmd.clone()).query_async(con).await {
+            Err(e) if is_noscript(&e) => waited(self.with_source()).query_async(con).await,
+            other => other,
+        }
+    }
+
+    /// This call as `EVAL` with the script's source, after a `NOSCRIPT`.
+    fn with_source(&self) -> redis::Cmd {
+        tracing::warn!(
+            script = self.lua.name,
+            "Redis does not have the script (restarted or flushed): sending its source"
+        );
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(self.lua.source.as_str());
+        // Skip the command name and the hash.
+        for arg in self.cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(bytes) = arg {
+                eval.arg(bytes);
+            }
+        }
+        eval
     }
 
     /// The packed command, for tests of the bytes on the wire.

@@ -59,6 +59,8 @@ pub(crate) struct Engine {
     coalesce: Option<Arc<Coalescers>>,
     body_sizes: Arc<receive::BodySizes>,
     stored_clock: Arc<stored::StoredClock>,
+    /// Durable sends: replicas to wait for, and the `WAIT` timeout in milliseconds.
+    durable: Option<(u32, u64)>,
 }
 
 /// The coalescers of one client, by operation.
@@ -126,6 +128,53 @@ where
     reply::check_code(call.invoke(con).await?)
 }
 
+/// Durable sends: the replicas asked for and the `WAIT` timeout (ms), and what a send's
+/// `WAIT` answered.
+#[derive(Clone, Copy)]
+pub(super) struct Waited {
+    wanted: u32,
+    acked: u64,
+}
+
+impl Waited {
+    /// `ids` when enough replicas acknowledged; else `NotDurable` carrying them.
+    fn check(self, ids: Vec<String>) -> RsmqResult<Vec<String>> {
+        if self.acked >= u64::from(self.wanted) {
+            Ok(ids)
+        } else {
+            Err(crate::RsmqError::NotDurable {
+                ids,
+                acked: self.acked,
+                wanted: self.wanted,
+            })
+        }
+    }
+
+    /// [`check`](Self::check) for one id.
+    fn check_one(self, id: String) -> RsmqResult<String> {
+        self.check(vec![id]).map(|mut ids| ids.remove(0))
+    }
+}
+
+impl Engine {
+    /// Runs a send's script: as [`run`], and with durable sends followed by `WAIT` in the
+    /// same round trip. The reply code is checked either way.
+    async fn run_send<C>(
+        &self,
+        con: &mut C,
+        call: &Invocation<'_>,
+    ) -> RsmqResult<(Value, Option<Waited>)>
+    where
+        C: ConnectionLike + Send,
+    {
+        let Some((wanted, ms)) = self.durable else {
+            return Ok((run(con, call).await?, None));
+        };
+        let (value, acked) = call.invoke_and_wait(con, wanted, ms).await?;
+        Ok((reply::check_code(value)?, Some(Waited { wanted, acked })))
+    }
+}
+
 /// Like [`run`], for scripts that may answer `MORE` after a bounded amount of work: calls
 /// again until they answer something else. Every call makes progress (drops or moves at
 /// least one member), so this ends.
@@ -165,6 +214,7 @@ impl Engine {
             coalesce: None,
             body_sizes: Default::default(),
             stored_clock: Default::default(),
+            durable: None,
         }
     }
 
@@ -177,6 +227,17 @@ impl Engine {
     /// This engine, writing and reading scores in `unit`.
     pub(crate) fn with_score_unit(mut self, unit: ScoreUnit) -> Self {
         self.unit = unit;
+        self
+    }
+
+    /// This engine, waiting for replicas after each send when `durable` says so.
+    pub(crate) fn with_durability(mut self, durable: Option<crate::Durability>) -> Self {
+        self.durable = durable.map(|d| {
+            let ms = u64::try_from(d.timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            (d.replicas, ms)
+        });
         self
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 
 use super::lua::Script;
-use super::{run, units_arg, Engine};
+use super::{units_arg, Engine, Waited};
 use crate::message::RedisBytes;
 use crate::{id, reply, validate, RsmqError, RsmqResult};
 
@@ -69,7 +69,12 @@ impl Engine {
             .arg(message)
             .arg(units_arg(delay))
             .arg(self.channel(qname));
-        reply::string(run(con, &call).await?, "message id")
+        let (value, waited) = self.run_send(con, &call).await?;
+        let id = reply::string(value, "message id")?;
+        match waited {
+            Some(w) => w.check_one(id),
+            None => Ok(id),
+        }
     }
 
     /// Sends through the send coalescer (when on): alone when nothing else is in flight for
@@ -124,8 +129,21 @@ impl Engine {
                 .arg(body)
                 .arg(units_arg(delay));
         }
-        let reply = call.invoke(con).await.map_err(RsmqError::from);
-        reply::per_request(reply, n, |v| reply::string(v, "message id"))
+        let (reply, waited) = match self.durable {
+            None => (call.invoke(con).await.map_err(RsmqError::from), None),
+            Some((wanted, ms)) => match call.invoke_and_wait(con, wanted, ms).await {
+                Ok((value, acked)) => (Ok(value), Some(Waited { wanted, acked })),
+                Err(e) => (Err(RsmqError::from(e)), None),
+            },
+        };
+        let results = reply::per_request(reply, n, |v| reply::string(v, "message id"));
+        match waited {
+            Some(w) => results
+                .into_iter()
+                .map(|r| r.and_then(|id| w.check_one(id)))
+                .collect(),
+            None => results,
+        }
     }
 
     pub(crate) async fn send_message_batch<C: ConnectionLike + Send>(
@@ -152,8 +170,9 @@ impl Engine {
         for (suffix, m) in suffixes.iter().zip(messages) {
             call.arg(suffix).arg(m.0);
         }
-        let base = reply::batch_time(run(con, &call).await?)?;
-        suffixes
+        let (value, waited) = self.run_send(con, &call).await?;
+        let base = reply::batch_time(value)?;
+        let ids = suffixes
             .into_iter()
             .enumerate()
             .map(|(i, suffix)| {
@@ -162,6 +181,10 @@ impl Engine {
                 })?;
                 Ok(id::time_prefix(micros) + &suffix)
             })
-            .collect()
+            .collect::<RsmqResult<Vec<String>>>()?;
+        match waited {
+            Some(w) => w.check(ids),
+            None => Ok(ids),
+        }
     }
 }

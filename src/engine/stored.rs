@@ -11,7 +11,7 @@ use redis::Value;
 
 use super::lua::Script;
 use super::send::SendRequest;
-use super::{units_arg, Engine};
+use super::{units_arg, Engine, Waited};
 use crate::keys::QueueKeys;
 use crate::message::RedisBytes;
 use crate::validate::MAX_BATCH;
@@ -125,8 +125,18 @@ impl Engine {
             finish.arg(id).arg(body.len()).arg(units_arg(*delay));
         }
         let bodies = requests.into_iter().map(|(body, _)| body);
-        let reply = self.store_then(con, &keys, &ids, bodies, finish).await;
-        reply::per_request(reply, n, |v| reply::string(v, "message id"))
+        let (reply, waited) = match self.store_then(con, &keys, &ids, bodies, finish).await {
+            Ok((value, waited)) => (Ok(value), waited),
+            Err(e) => (Err(e), None),
+        };
+        let results = reply::per_request(reply, n, |v| reply::string(v, "message id"));
+        match waited {
+            Some(w) => results
+                .into_iter()
+                .map(|r| r.and_then(|id| w.check_one(id)))
+                .collect(),
+            None => results,
+        }
     }
 
     /// `send_message_batch` of large or many bodies, the same way as `send_stored`, with
@@ -149,13 +159,16 @@ impl Engine {
             .arg(longest)
             .arg(&ids);
         let bodies = messages.into_iter().map(|m| m.0);
-        let reply = self.store_then(con, &keys, &ids, bodies, finish).await?;
+        let (reply, waited) = self.store_then(con, &keys, &ids, bodies, finish).await?;
         reply::count(reply, "batch send")?;
-        Ok(ids)
+        match waited {
+            Some(w) => w.check(ids),
+            None => Ok(ids),
+        }
     }
 
-    /// One round trip: `MULTI`, `HSET` of `bodies` under `ids`, `finish`, `EXEC`; returns the
-    /// reply of `finish`.
+    /// One round trip: `MULTI`, `HSET` of `bodies` under `ids`, `finish`, `EXEC` (and, with
+    /// durable sends, `WAIT`); returns the reply of `finish` (and what `WAIT` answered).
     async fn store_then<C: ConnectionLike + Send>(
         &self,
         con: &mut C,
@@ -163,20 +176,43 @@ impl Engine {
         ids: &[String],
         bodies: impl Iterator<Item = Vec<u8>>,
         finish: redis::Cmd,
-    ) -> RsmqResult<Value> {
+    ) -> RsmqResult<(Value, Option<Waited>)> {
         let mut hset = redis::cmd("HSET");
         hset.arg(keys.queue());
         for (id, body) in ids.iter().zip(bodies) {
             hset.arg(id).arg(body);
         }
-        let (reply,): (Value,) = redis::pipe()
-            .atomic()
+        let Some((wanted, ms)) = self.durable else {
+            let (reply,): (Value,) = redis::pipe()
+                .atomic()
+                .add_command(hset)
+                .ignore()
+                .add_command(finish)
+                .query_async(con)
+                .await?;
+            return Ok((reply::check_code(reply)?, None));
+        };
+        // The transaction by hand, so that `WAIT` can follow `EXEC` in the same pipeline.
+        let (exec, acked): (Value, u64) = redis::pipe()
+            .cmd("MULTI")
+            .ignore()
             .add_command(hset)
             .ignore()
             .add_command(finish)
+            .ignore()
+            .cmd("EXEC")
+            .cmd("WAIT")
+            .arg(wanted)
+            .arg(ms)
             .query_async(con)
             .await?;
-        reply::check_code(reply)
+        // EXEC's reply: the HSET's count, then the script's reply (an error stays an error).
+        let [_, reply] = <[Value; 2]>::try_from(reply::array(exec.extract_error()?, 2, "EXEC")?)
+            .map_err(|_| RsmqError::InvalidReply("EXEC: wrong length".into()))?;
+        Ok((
+            reply::check_code(reply.extract_error()?)?,
+            Some(Waited { wanted, acked }),
+        ))
     }
 }
 

@@ -13,7 +13,7 @@ use super::{free_port, start_server, OwnedServer, Server};
 /// The arguments that make a node of a test cluster: the bus on a free port of its own, and
 /// a cluster state file and an RDB file (where a replica writes what it syncs) of its own,
 /// so that nodes may share a directory.
-fn new_node_args() -> [String; 12] {
+fn new_node_args() -> [String; 14] {
     let bus = free_port().to_string();
     let name = format!(
         "rsmq-test-node-{}-{}",
@@ -33,6 +33,9 @@ fn new_node_args() -> [String; 12] {
         "1000",
         "--appendonly",
         "no",
+        // Replicas sync at once (Redis waits 5 s by default for more replicas to join).
+        "--repl-diskless-sync-delay",
+        "0",
     ]
     .map(String::from)
 }
@@ -63,14 +66,20 @@ fn create(ports: &[u16]) {
     wait_ok(ports);
 }
 
-/// Waits until every node says the cluster is ok and knows three working masters.
+/// Waits until every node says the cluster is ok and knows three working masters, and
+/// every master has its replica online.
 fn wait_ok(ports: &[u16]) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ok = ports.iter().all(|&p| {
             let info = cli(p, &["cluster", "info"]);
             let nodes = cli(p, &["cluster", "nodes"]);
+            let replication = cli(p, &["info", "replication"]);
+            let synced = replication.contains("role:slave")
+                || (replication.contains("connected_slaves:1")
+                    && replication.contains("state=online"));
             info.contains("cluster_state:ok")
+                && synced
                 && nodes
                     .lines()
                     .filter(|l| l.contains("master") && !l.contains("fail"))

@@ -769,6 +769,11 @@ impl OwnedServer {
         self.child.is_some()
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Options for this server in a fresh namespace.
     pub fn options(&self, test: &str) -> RsmqOptions {
         RsmqOptions {
