@@ -238,6 +238,33 @@ impl RsmqSync {
         })
     }
 
+    /// Connects to a Redis Cluster, blocking, as [`Rsmq::new_cluster`] does (feature
+    /// `cluster`): the namespace must carry a hash tag.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{RsmqConnectionSync, RsmqOptions, RsmqSync};
+    ///
+    /// let options = RsmqOptions { ns: "{app}".into(), ..Default::default() };
+    /// let rsmq = RsmqSync::connect_cluster(["redis://10.0.0.1:7000"], options)?;
+    /// rsmq.send_message("jobs", "hello", None)?;
+    /// # Ok::<(), rsmq_async::RsmqError>(())
+    /// ```
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+    pub fn connect_cluster<I, S>(nodes: I, options: RsmqOptions) -> RsmqResult<RsmqSync>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_string()).collect();
+        let runtime = Runtime::new()?;
+        let inner = wait(&runtime, Rsmq::new_cluster(nodes, options))?;
+        Ok(RsmqSync {
+            inner,
+            runtime: Arc::new(runtime),
+        })
+    }
+
     /// Runs an operation of the async client on the runtime and waits for it.
     fn run<T, F, Fut>(&self, op: F) -> RsmqResult<T>
     where

@@ -332,3 +332,75 @@ async fn after_a_master_crashes_the_client_recovers_on_its_replica() {
         .unwrap();
     assert_eq!(m.message, "after");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_are_woken_again_after_the_subscribers_node_fails() {
+    let mut cluster = Cluster::start();
+    let ns = tagged("rt-failover");
+    let rsmq = client(&cluster, &ns, true).await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    // The first wait starts the subscriber, on the first node given.
+    rsmq.receive_message_wait::<String>("q", None, Duration::from_millis(1))
+        .await
+        .unwrap();
+    let urls = cluster.urls();
+    common::subscribed(&urls[0], &ns).await;
+    // That node dies (a master or a replica, as it happens); the subscriber moves on.
+    let first = urls[0]
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    cluster.node(&first).kill();
+    common::subscribed(&urls[1], &ns).await;
+    // Sends may fail until a replica takes over, if the dead node served the namespace.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rsmq.get_queue_attributes("q").await.is_err() {
+        assert!(Instant::now() < deadline, "the namespace never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    common::under(
+        rsmq_async::FALLBACK_POLL,
+        "woken after the failover",
+        async || {
+            let producer = rsmq.clone();
+            let start = Instant::now();
+            let sender = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                producer.send_message("q", "again", None).await.unwrap()
+            });
+            let m = rsmq
+                .receive_message_wait::<String>("q", None, Duration::from_secs(10))
+                .await
+                .unwrap()
+                .unwrap();
+            let took = start.elapsed();
+            let id = sender.await.unwrap();
+            assert_eq!(m.id, id);
+            rsmq.delete_message("q", &id).await.unwrap();
+            took
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blocking_client_runs_on_a_cluster() {
+    let nodes = common::cluster::shared().urls();
+    let ns = tagged("sync");
+    let got = tokio::task::spawn_blocking(move || {
+        use rsmq_async::{RsmqConnectionSync, RsmqSync};
+        let options = RsmqOptions {
+            ns,
+            ..Default::default()
+        };
+        let rsmq = RsmqSync::connect_cluster(nodes, options).unwrap();
+        rsmq.create_queue("q", None, None, None).unwrap();
+        let id = rsmq.send_message("q", "blocking", None).unwrap();
+        let m = rsmq.receive_message::<String>("q", None).unwrap().unwrap();
+        assert!(rsmq.delete_message("q", &id).unwrap());
+        m.message
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, "blocking");
+}
