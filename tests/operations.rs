@@ -766,6 +766,20 @@ async fn clones_share_the_connection_across_tasks<C: Client>(rsmq: C, _ns: Strin
     assert_eq!(seen.len(), 400);
 }
 
+/// CI runs this suite on several server versions through `RSMQ_TEST_REDIS_SERVER`; this
+/// checks that the server it names is the one the tests talk to (`REDIS_URL` would replace
+/// it, for one).
+#[tokio::test]
+async fn runs_on_the_server_asked_for() {
+    let found = common::server_version().await;
+    eprintln!("the tests run on {found}");
+    if let Ok(want) = std::env::var("RSMQ_TEST_SERVER_VERSION") {
+        if !want.is_empty() {
+            assert_eq!(found, want, "RSMQ_TEST_SERVER_VERSION names another server");
+        }
+    }
+}
+
 #[tokio::test]
 async fn clients_are_cheap_to_clone_and_shareable() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}

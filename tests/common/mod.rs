@@ -8,6 +8,11 @@
 //!   one instead of a private one. Tests that need a server of their own ([`start_server`],
 //!   [`OwnedServer`]) still start it from `RSMQ_TEST_REDIS_SERVER`.
 //!
+//! `RSMQ_TEST_SERVER_VERSION` (for example `redis-6.2.5` or `valkey-9.1.2`), when set, is
+//! the server the suite must find: `operations`' `runs_on_the_server_asked_for` fails on any
+//! other (see [`server_version`]). CI's version matrix sets it, so a run that silently used
+//! another server cannot pass.
+//!
 //! A started server listens on 127.0.0.1 with no persistence (unless a test asks for it).
 //! Its port lies below the range the OS hands out to outgoing connections and `bind(0)`, and
 //! a port is handed out once per test binary, so a server that a test kills and restarts
@@ -347,6 +352,27 @@ pub async fn redis_now_ms() -> u64 {
     let mut con = raw().await;
     let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
     s * 1000 + us / 1000
+}
+
+/// The shared server's product and version from `INFO server`: `redis-6.2.5`,
+/// `valkey-9.1.2`. Valkey reports `redis_version:7.2.4` for compatibility; its own version
+/// is `valkey_version`.
+pub async fn server_version() -> String {
+    let mut con = raw().await;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    };
+    match field("valkey_version") {
+        Some(v) => format!("valkey-{v}"),
+        None => format!("redis-{}", field("redis_version").expect("INFO has redis_version")),
+    }
 }
 
 /// Waits until a realtime subscriber of namespace `ns` listens on the server at `url` (a
