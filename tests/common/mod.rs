@@ -11,7 +11,8 @@
 //! `RSMQ_TEST_SERVER_VERSION` (for example `redis-6.2.5` or `valkey-9.1.2`), when set, is
 //! the server the suite must find: `operations`' `runs_on_the_server_asked_for` fails on any
 //! other (see [`server_version`]). CI's version matrix sets it, so a run that silently used
-//! another server cannot pass.
+//! another server cannot pass. `RSMQ_TEST_PROTOCOL=resp3` makes the clients of
+//! [`options`] (the behaviour suite's) speak RESP3 instead of RESP2.
 //!
 //! A started server listens on 127.0.0.1 with no persistence (unless a test asks for it).
 //! Its port lies below the range the OS hands out to outgoing connections and `bind(0)`, and
@@ -271,7 +272,18 @@ pub fn options(test: &str) -> RsmqOptions {
         host: s.host.clone(),
         port: s.port,
         ns: namespace(test),
+        protocol: protocol(),
         ..Default::default()
+    }
+}
+
+/// The protocol of the suite's clients: `RSMQ_TEST_PROTOCOL=resp3` for RESP3, else RESP2
+/// (the default of [`RsmqOptions`]).
+pub fn protocol() -> redis::ProtocolVersion {
+    match std::env::var("RSMQ_TEST_PROTOCOL").as_deref() {
+        Ok("resp3") => redis::ProtocolVersion::RESP3,
+        Ok("" | "resp2") | Err(_) => redis::ProtocolVersion::RESP2,
+        Ok(other) => panic!("RSMQ_TEST_PROTOCOL=`{other}` is not resp2 or resp3"),
     }
 }
 
