@@ -383,7 +383,10 @@ pub async fn server_version() -> String {
     };
     match field("valkey_version") {
         Some(v) => format!("valkey-{v}"),
-        None => format!("redis-{}", field("redis_version").expect("INFO has redis_version")),
+        None => format!(
+            "redis-{}",
+            field("redis_version").expect("INFO has redis_version")
+        ),
     }
 }
 
