@@ -113,7 +113,7 @@ pub fn start_server(extra: &[&str]) -> Result<Server, String> {
             // Start redis; a watchdog kills it when our pipe closes (we exited). Say when
             // redis exits, so a failed start is seen at once.
             .arg(
-                r#"exec 3<&0; "$0" "$@" & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) &
+                r#"exec 3<&0; "$0" "$@" 2>&1 & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) &
                 wait $p; echo "rsmq-test: redis-server exited with status $?""#,
             )
             .arg(redis_server_binary())
@@ -668,8 +668,14 @@ impl OwnedServer {
     /// Starts a server with extra arguments (for example `["--appendonly", "yes",
     /// "--appendfsync", "always"]`). Persistence is off unless the arguments turn it on.
     pub fn start(extra: &[&str]) -> OwnedServer {
+        Self::try_start(extra).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// [`start`](Self::start), with the reason (the server's own words, such as a
+    /// configuration error) when it does not start.
+    pub fn try_start(extra: &[&str]) -> Result<OwnedServer, String> {
         if let Some(why) = missing_redis() {
-            panic!("{why}");
+            return Err(why);
         }
         let dir = std::env::temp_dir().join(format!(
             "rsmq-test-{}-{}",
@@ -686,12 +692,12 @@ impl OwnedServer {
         for _ in 0..5 {
             server.port = free_port();
             match server.launch() {
-                Ready::Yes => return server,
+                Ready::Yes => return Ok(server),
                 Ready::PortTaken(_) => continue, // someone else's server: another port
-                Ready::No(log) => panic!("redis-server did not start:\n{log}"),
+                Ready::No(log) => return Err(format!("redis-server did not start:\n{log}")),
             }
         }
-        panic!("redis-server found no free port");
+        Err("redis-server found no free port".into())
     }
 
     /// Starts the server again (after [`kill`](Self::kill)) on its port and waits until it
@@ -713,7 +719,12 @@ impl OwnedServer {
 
     /// Runs the server once and waits until it is ready; if it is not, kills it.
     fn launch(&mut self) -> Ready {
-        let mut child = Command::new(redis_server_binary())
+        // Through sh only to send stderr (where a configuration error goes) to the log;
+        // `exec` keeps the server's pid the child's.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" 2>&1"#)
+            .arg(redis_server_binary())
             .args(server_args(self.port, &self.dir))
             .args(&self.args)
             .stdin(Stdio::null())
