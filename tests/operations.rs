@@ -766,6 +766,45 @@ async fn clones_share_the_connection_across_tasks<C: Client>(rsmq: C, _ns: Strin
     assert_eq!(seen.len(), 400);
 }
 
+/// CI runs this suite on several server versions through `RSMQ_TEST_REDIS_SERVER`, and some
+/// of it over RESP3 (`RSMQ_TEST_PROTOCOL`); this checks that the server it names is the one
+/// the tests talk to (`REDIS_URL` would replace it, for one), in the protocol asked for.
+#[tokio::test]
+async fn runs_on_the_server_asked_for() {
+    use std::io::Write;
+    let found = common::server_version().await;
+    // Past the harness' capture, so that a CI log shows it.
+    let _ = writeln!(std::io::stderr(), "the tests run on {found}");
+    if let Ok(want) = std::env::var("RSMQ_TEST_SERVER_VERSION") {
+        if !want.is_empty() {
+            assert_eq!(found, want, "RSMQ_TEST_SERVER_VERSION names another server");
+        }
+    }
+    // And the suite's clients speak the protocol asked for (`RSMQ_TEST_PROTOCOL`).
+    let (rsmq, _ns) = common::rsmq("protocol").await;
+    rsmq.list_queues().await.unwrap();
+    let mut con = common::raw().await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    if !clients.contains(" resp=") {
+        // Past the harness' capture: a check skipped is worth seeing.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{found}: CLIENT LIST has no resp= field (before Redis 7.0); protocol not checked"
+        );
+        return;
+    }
+    let resp3 = clients.split_whitespace().any(|field| field == "resp=3");
+    assert_eq!(
+        resp3,
+        common::protocol() == redis::ProtocolVersion::RESP3,
+        "{clients}"
+    );
+}
+
 #[tokio::test]
 async fn clients_are_cheap_to_clone_and_shareable() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}

@@ -393,10 +393,25 @@ impl tracing::Subscriber for Events {
 
 #[tokio::test]
 async fn scripts_are_reloaded_after_script_flush() {
-    let (rsmq, _) = common::rsmq("flush").await;
+    // A server of its own: on the shared one, another test's call could load the script
+    // again between the flush and the send below, and no reload would be seen.
+    let server = common::start_server(&[]).unwrap();
+    let rsmq = rsmq_async::Rsmq::new(rsmq_async::RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace("flush"),
+        protocol: common::protocol(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     rsmq.create_queue("q", None, None, None).await.unwrap();
     rsmq.send_message("q", "a", None).await.unwrap();
-    let mut con = common::raw().await;
+    let mut con = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let _: () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut con)

@@ -8,6 +8,12 @@
 //!   one instead of a private one. Tests that need a server of their own ([`start_server`],
 //!   [`OwnedServer`]) still start it from `RSMQ_TEST_REDIS_SERVER`.
 //!
+//! `RSMQ_TEST_SERVER_VERSION` (for example `redis-6.2.5` or `valkey-9.1.2`), when set, is
+//! the server the suite must find: `operations`' `runs_on_the_server_asked_for` fails on any
+//! other (see [`server_version`]). CI's version matrix sets it, so a run that silently used
+//! another server cannot pass. `RSMQ_TEST_PROTOCOL=resp3` makes the clients of
+//! [`options`] (the behaviour suite's) speak RESP3 instead of RESP2.
+//!
 //! A started server listens on 127.0.0.1 with no persistence (unless a test asks for it).
 //! Its port lies below the range the OS hands out to outgoing connections and `bind(0)`, and
 //! a port is handed out once per test binary, so a server that a test kills and restarts
@@ -110,7 +116,7 @@ pub fn start_server(extra: &[&str]) -> Result<Server, String> {
             // Start redis; a watchdog kills it when our pipe closes (we exited). Say when
             // redis exits, so a failed start is seen at once.
             .arg(
-                r#"exec 3<&0; "$0" "$@" & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) &
+                r#"exec 3<&0; "$0" "$@" 2>&1 & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) &
                 wait $p; echo "rsmq-test: redis-server exited with status $?""#,
             )
             .arg(redis_server_binary())
@@ -274,7 +280,18 @@ pub fn options(test: &str) -> RsmqOptions {
         host: s.host.clone(),
         port: s.port,
         ns: namespace(test),
+        protocol: protocol(),
         ..Default::default()
+    }
+}
+
+/// The protocol of the suite's clients: `RSMQ_TEST_PROTOCOL=resp3` for RESP3, else RESP2
+/// (the default of [`RsmqOptions`]).
+pub fn protocol() -> redis::ProtocolVersion {
+    match std::env::var("RSMQ_TEST_PROTOCOL").as_deref() {
+        Ok("resp3") => redis::ProtocolVersion::RESP3,
+        Ok("" | "resp2") | Err(_) => redis::ProtocolVersion::RESP2,
+        Ok(other) => panic!("RSMQ_TEST_PROTOCOL=`{other}` is not resp2 or resp3"),
     }
 }
 
@@ -390,6 +407,30 @@ pub async fn redis_now_ms() -> u64 {
     let mut con = raw().await;
     let (s, us): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
     s * 1000 + us / 1000
+}
+
+/// The shared server's product and version from `INFO server`: `redis-6.2.5`,
+/// `valkey-9.1.2`. Valkey reports `redis_version:7.2.4` for compatibility; its own version
+/// is `valkey_version`.
+pub async fn server_version() -> String {
+    let mut con = raw().await;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    };
+    match field("valkey_version") {
+        Some(v) => format!("valkey-{v}"),
+        None => format!(
+            "redis-{}",
+            field("redis_version").expect("INFO has redis_version")
+        ),
+    }
 }
 
 /// Waits until a realtime subscriber of namespace `ns` listens on the server at `url` (a
@@ -690,8 +731,14 @@ impl OwnedServer {
     /// Starts a server with extra arguments (for example `["--appendonly", "yes",
     /// "--appendfsync", "always"]`). Persistence is off unless the arguments turn it on.
     pub fn start(extra: &[&str]) -> OwnedServer {
+        Self::try_start(extra).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// [`start`](Self::start), with the reason (the server's own words, such as a
+    /// configuration error) when it does not start.
+    pub fn try_start(extra: &[&str]) -> Result<OwnedServer, String> {
         if let Some(why) = missing_redis() {
-            panic!("{why}");
+            return Err(why);
         }
         let dir = std::env::temp_dir().join(format!(
             "rsmq-test-{}-{}",
@@ -708,12 +755,12 @@ impl OwnedServer {
         for _ in 0..5 {
             server.port = free_port();
             match server.launch() {
-                Ready::Yes => return server,
+                Ready::Yes => return Ok(server),
                 Ready::PortTaken(_) => continue, // someone else's server: another port
-                Ready::No(log) => panic!("redis-server did not start:\n{log}"),
+                Ready::No(log) => return Err(format!("redis-server did not start:\n{log}")),
             }
         }
-        panic!("redis-server found no free port");
+        Err("redis-server found no free port".into())
     }
 
     /// Starts the server again (after [`kill`](Self::kill)) on its port and waits until it
@@ -735,7 +782,12 @@ impl OwnedServer {
 
     /// Runs the server once and waits until it is ready; if it is not, kills it.
     fn launch(&mut self) -> Ready {
-        let mut child = Command::new(redis_server_binary())
+        // Through sh only to send stderr (where a configuration error goes) to the log;
+        // `exec` keeps the server's pid the child's.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" 2>&1"#)
+            .arg(redis_server_binary())
             .args(server_args(self.port, &self.dir))
             .args(&self.args)
             .stdin(Stdio::null())
