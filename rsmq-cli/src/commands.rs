@@ -53,10 +53,9 @@ impl Ctx {
     /// Turns an error of an operation on queue `q` into one line naming the queue.
     fn on<'a>(&'a self, q: &'a str) -> impl Fn(RsmqError) -> Failure + 'a {
         move |e| match e {
-            RsmqError::QueueNotFound => Failure(format!(
-                "queue `{q}` not found (namespace `{}`)",
-                self.ns()
-            )),
+            RsmqError::QueueNotFound => {
+                Failure(format!("queue `{q}` not found (namespace `{}`)", self.ns()))
+            }
             RsmqError::QueueExists => Failure(format!(
                 "queue `{q}` exists already (namespace `{}`)",
                 self.ns()
@@ -155,9 +154,10 @@ fn options(g: &Global) -> Result<RsmqOptions, Exit> {
     }
     if options.password.is_none() {
         if let Some(pw) = std::env::var_os("RSMQ_PASSWORD").filter(|p| !p.is_empty()) {
-            options.password = Some(pw.into_string().map_err(|_| {
-                Exit::Usage("RSMQ_PASSWORD is not valid UTF-8".to_string())
-            })?);
+            options.password = Some(
+                pw.into_string()
+                    .map_err(|_| Exit::Usage("RSMQ_PASSWORD is not valid UTF-8".to_string()))?,
+            );
         }
     }
     if let Some(path) = &g.cacert {
@@ -211,12 +211,7 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
             lines,
             delay,
         } => send(&ctx, &queue, body, lines, delay).await?,
-        Command::Receive {
-            queue,
-            vt,
-            wait,
-            n,
-        } => receive(&ctx, &queue, vt, wait, n).await?,
+        Command::Receive { queue, vt, wait, n } => receive(&ctx, &queue, vt, wait, n).await?,
         Command::Pop { queue, n } => pop(&ctx, &queue, n).await?,
         Command::Delete { queue, ids } => delete(&ctx, &queue, &ids).await?,
         Command::Visibility { queue, id, vt } => visibility(&ctx, &queue, &id, vt).await?,
@@ -482,13 +477,7 @@ async fn send_lines(ctx: &Ctx, q: &str, delay: Option<Duration>) -> Res {
     Ok(())
 }
 
-async fn receive(
-    ctx: &Ctx,
-    q: &str,
-    vt: Option<Duration>,
-    wait: Option<Duration>,
-    n: u64,
-) -> Res {
+async fn receive(ctx: &Ctx, q: &str, vt: Option<Duration>, wait: Option<Duration>, n: u64) -> Res {
     let mut msgs: Vec<RsmqMessage<Vec<u8>>> = Vec::new();
     if let Some(wait) = wait {
         match ctx

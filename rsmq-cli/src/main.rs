@@ -330,7 +330,9 @@ enum Command {
     },
 
     /// Print a shell completion script
-    #[command(after_help = "Example:\n  rsmq completions bash > ~/.local/share/bash-completion/completions/rsmq")]
+    #[command(
+        after_help = "Example:\n  rsmq completions bash > ~/.local/share/bash-completion/completions/rsmq"
+    )]
     Completions {
         /// The shell
         shell: clap_complete::Shell,
