@@ -293,7 +293,7 @@ fn delete_visibility_move() {
     let c = t.ok(&["send", "q", "c"]).trim().to_string();
 
     let got = t.json(&["receive", "q", "--vt", "1h"]);
-    assert_eq!(ids(&got), [a.clone()]);
+    assert_eq!(ids(&got), [a.as_str()]);
     assert_eq!(ids(&t.json(&["peek", "q"])), [b.clone(), c.clone()]);
     let v = t.json(&["visibility", "q", &a, "0"]);
     assert_eq!(v, json!({"id": a, "vt": 0}));
@@ -314,7 +314,7 @@ fn delete_visibility_move() {
 
     let m = t.json(&["move", "q", &c, "dst"]);
     assert_eq!(m, json!({"id": c, "from": "q", "to": "dst"}));
-    assert_eq!(ids(&t.json(&["peek", "dst"])), [c.clone()]);
+    assert_eq!(ids(&t.json(&["peek", "dst"])), [c.as_str()]);
     let e = t.fails(&["move", "dst", &c, "nowhere"]);
     assert!(e.contains("`nowhere`") && e.contains("not found"), "{e}");
     let e = t.fails(&["move", "q", &c, "dst"]);
@@ -695,6 +695,11 @@ fn js_modules() -> PathBuf {
 /// Whether the JS peer is installed. On CI a missing peer fails; elsewhere the test says
 /// that it is skipped and passes.
 fn js_available() -> bool {
+    if rsmq_async::RsmqOptions::default().score_unit != rsmq_async::ScoreUnit::Millis {
+        // Built with the library's `break-js-comp` (as under --all-features): the JS client
+        // cannot read what this build writes.
+        return false;
+    }
     if js_modules().join("rsmq/package.json").is_file() {
         return true;
     }
