@@ -822,3 +822,103 @@ fn rsmq_receives_what_js_sends() {
     );
     assert_eq!((&a["totalrecv"], &a["msgs"]), (&json!(2), &json!(1)));
 }
+
+#[test]
+fn tail_wakes_on_realtime_notifications() {
+    let t = ns("tail-rt");
+    t.ok(&["create", "q"]);
+    // Looks only once an hour by itself: what it prints, a notification woke it for.
+    let mut child = t
+        .spawn(&["tail", "q", "--interval", "1h"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    err.read_line(&mut said).unwrap();
+    assert!(said.contains("waiting"), "{said}");
+    let rx = lines_of(&mut child);
+    let _running = Running(child);
+    let realtime = format!("{}?realtime=true", t.url);
+    let o = finish(bare().args(["-u", &realtime, "--ns", &t.ns, "send", "q", "ping"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("tail printed the notified message");
+    assert_eq!(line, format!("{}\tping", o.stdout.trim()));
+}
+
+#[test]
+fn tls_with_a_private_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = std::env::temp_dir().join(format!("rsmq-cli-tls-{}", common::namespace("tls")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "rsmq-cli test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let ca_pem = file("ca.pem", ca_cert.pem());
+    let tls_port = common::free_port();
+    let server = common::start_server(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &file("server.pem", cert.pem()),
+        "--tls-key-file",
+        &file("server.key", key.serialize_pem()),
+        "--tls-ca-cert-file",
+        &ca_pem,
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "tls-pw",
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("rediss://localhost:{tls_port}");
+    let ns = common::namespace("tls");
+    let run = |args: &[&str]| {
+        let mut cmd = bare();
+        cmd.env("RSMQ_PASSWORD", "tls-pw")
+            .args(["-u", &url, "--ns", &ns])
+            .args(args);
+        finish(&mut cmd)
+    };
+    let o = run(&["--cacert", &ca_pem, "create", "q"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let o = run(&["--cacert", &ca_pem, "--json", "queues"]);
+    assert_eq!(o.stdout, "[\"q\"]\n", "{}", o.stderr);
+    // Messages go round over TLS.
+    let o = run(&["--cacert", &ca_pem, "send", "q", "over tls"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let o = run(&["--cacert", &ca_pem, "pop", "q"]);
+    assert!(
+        o.stdout.ends_with("\tover tls\n"),
+        "{:?} {}",
+        o.stdout,
+        o.stderr
+    );
+    // Without the CA, the server is not trusted: one line naming the address.
+    let e = one_error(run(&["queues"]), &["queues"]);
+    assert!(
+        e.contains(&format!("localhost:{tls_port}")) && !e.contains("tls-pw"),
+        "{e}"
+    );
+    let e = one_error(run(&["--cacert", "/nonexistent/ca.pem", "queues"]), &[]);
+    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
