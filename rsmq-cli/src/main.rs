@@ -56,8 +56,10 @@ struct Cli {
 
 /// The options every command takes.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 struct Global {
-    /// Redis URL (redis:// or rediss:// for TLS); `host:port` alone means redis://host:port
+    /// Redis URL: redis://[user[:password]@]host[:port][/db], rediss:// for TLS, or host:port.
+    /// A password not in the URL is read from RSMQ_PASSWORD
     #[arg(
         short = 'u',
         long,
@@ -195,7 +197,7 @@ enum Command {
     /// Receive messages: they stay hidden for vt, then come back unless deleted
     #[command(
         visible_alias = "recv",
-        after_help = "Prints each message as `ID<TAB>BODY` (--json: an array of objects with id, message, rc,\nfr, sent; fr and sent in Unix milliseconds). Delete a message once handled, or it is\nreceived again after vt.\n\nExample:\n  rsmq receive jobs --vt 1m --wait 20s -n 10"
+        after_help = "Prints each message as `ID<TAB>BODY` (--json: an array of objects with id, message, rc,\nfr, sent; fr and sent in Unix milliseconds; a body that is not UTF-8 is shown with U+FFFD\nin place of its bad bytes). Delete a message once handled, or it is\nreceived again after vt.\n\nExample:\n  rsmq receive jobs --vt 1m --wait 20s -n 10"
     )]
     Receive {
         /// Queue name
@@ -306,7 +308,7 @@ enum Command {
 
     /// One line per queue: messages, hidden, visible, age of the oldest, sent, received
     #[command(
-        after_help = "HIDDEN counts the messages not receivable now (MSGS - VISIBLE). --json prints an array of\nobjects (queue, msgs, hiddenmsgs, visiblemsgs, oldestmsgage in\nseconds, totalsent, totalrecv); with --watch one array a line.\n\nExample:\n  rsmq stats --watch --interval 1s"
+        after_help = "HIDDEN counts the messages not receivable now (MSGS - VISIBLE). --json prints an array of\nobjects (queue, msgs, hiddenmsgs, visiblemsgs, oldestmsgage in seconds, totalsent,\ntotalrecv); with --watch one array a line.\n\nExample:\n  rsmq stats --watch --interval 1s"
     )]
     Stats {
         /// Refresh until interrupted (Ctrl-C)
