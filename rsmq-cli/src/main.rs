@@ -197,7 +197,7 @@ enum Command {
     /// Receive messages: they stay hidden for vt, then come back unless deleted
     #[command(
         visible_alias = "recv",
-        after_help = "Prints each message as `ID<TAB>BODY` (--json: an array of objects with id, message, rc,\nfr, sent; fr and sent in Unix milliseconds; a body that is not UTF-8 is shown with U+FFFD\nin place of its bad bytes). Delete a message once handled, or it is\nreceived again after vt.\n\nExample:\n  rsmq receive jobs --vt 1m --wait 20s -n 10"
+        after_help = "Prints each message as `ID<TAB>BODY` (--json: an array of objects with id, message, rc,\nfr, sent; fr and sent in Unix milliseconds). A body that is not UTF-8 is shown with U+FFFD\nin place of its bad bytes. Delete a message once handled, or it is received again after vt.\n\nExample:\n  rsmq receive jobs --vt 1m --wait 20s -n 10"
     )]
     Receive {
         /// Queue name
