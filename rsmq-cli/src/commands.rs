@@ -50,6 +50,23 @@ impl Ctx {
         &self.options.ns
     }
 
+    /// Turns an error into one line; a Redis error names the server's address.
+    fn fail(&self, e: RsmqError) -> Failure {
+        match e {
+            RsmqError::RedisError(e) => {
+                let host = &self.options.host;
+                let port = self.options.port;
+                let addr = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                Failure(one_line(&format!("Redis at {addr}: {e}")))
+            }
+            e => Failure::from(e),
+        }
+    }
+
     /// Turns an error of an operation on queue `q` into one line naming the queue.
     fn on<'a>(&'a self, q: &'a str) -> impl Fn(RsmqError) -> Failure + 'a {
         move |e| match e {
@@ -60,7 +77,7 @@ impl Ctx {
                 "queue `{q}` exists already (namespace `{}`)",
                 self.ns()
             )),
-            RsmqError::CannotConnect { .. } | RsmqError::RedisError(_) => Failure::from(e),
+            RsmqError::CannotConnect { .. } | RsmqError::RedisError(_) => self.fail(e),
             e => Failure(format!("queue `{q}`: {}", one_line(&e.to_string()))),
         }
     }
@@ -196,14 +213,7 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
             vt,
             delay,
             maxsize,
-        } => {
-            if vt.is_none() && delay.is_none() && maxsize.is_none() {
-                return Err(Exit::Usage(
-                    "set-attrs needs at least one of --vt, --delay, --maxsize".into(),
-                ));
-            }
-            set_attrs(&ctx, &queue, vt, delay, maxsize).await?
-        }
+        } => set_attrs(&ctx, &queue, vt, delay, maxsize).await?,
         Command::DeleteQueue { queue, yes } => delete_queue(&ctx, &queue, yes).await?,
         Command::Send {
             queue,
@@ -239,7 +249,7 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
 }
 
 async fn queues(ctx: &Ctx) -> Res {
-    let mut names = ctx.rsmq.list_queues().await?;
+    let mut names = ctx.rsmq.list_queues().await.map_err(|e| ctx.fail(e))?;
     names.sort();
     if ctx.json {
         return out_json(&json!(names));
@@ -633,7 +643,7 @@ async fn redrive(ctx: &Ctx, dlq: &str, dst: &str, max: Option<u64>, dry_run: boo
 
 /// The attributes of every queue, by name (queues deleted meanwhile left out).
 async fn all_attributes(ctx: &Ctx) -> Res<Vec<(String, RsmqQueueAttributes)>> {
-    let mut names = ctx.rsmq.list_queues().await?;
+    let mut names = ctx.rsmq.list_queues().await.map_err(|e| ctx.fail(e))?;
     names.sort();
     let mut rows = Vec::with_capacity(names.len());
     for name in names {
@@ -709,7 +719,20 @@ async fn stats(ctx: &Ctx, watch: bool, interval: Duration) -> Res {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let rows = all_attributes(ctx).await?;
+        let rows = match all_attributes(ctx).await {
+            Ok(rows) => rows,
+            // Watching goes on through a lost connection (the client reconnects).
+            Err(f) if watch => {
+                if !ctx.quiet {
+                    eprintln!("rsmq: {f} (retrying every {})", human_duration(interval));
+                }
+                tokio::select! {
+                    _ = &mut ctrl_c => return Ok(()),
+                    _ = tokio::time::sleep(interval) => continue,
+                }
+            }
+            Err(f) => return Err(f),
+        };
         if ctx.json {
             out_json(&stats_json(&rows))?;
         } else {

@@ -149,7 +149,10 @@ enum Command {
     },
 
     /// Change a queue's vt, delay or maxsize
-    #[command(after_help = "Example:\n  rsmq set-attrs jobs --vt 2m --delay 0")]
+    #[command(
+        after_help = "Prints the new attributes (--json: as attrs does).\n\nExample:\n  rsmq set-attrs jobs --vt 2m --delay 0",
+        group(clap::ArgGroup::new("attribute").required(true).multiple(true).args(["vt", "delay", "maxsize"]))
+    )]
     SetAttrs {
         /// Queue name
         queue: String,

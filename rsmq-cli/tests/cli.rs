@@ -677,6 +677,7 @@ fn usage_help_and_completions() {
         &["receive", "q", "--wait", "5x"][..],
         &["create", "q", "--vt", "-3"],
         &["peek", "q", "-n", "0"],
+        &["set-attrs", "q"],
         &["frobnicate"],
         &[],
     ] {
@@ -921,4 +922,30 @@ fn tls_with_a_private_ca() {
     assert!(e.contains("/nonexistent/ca.pem"), "{e}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stats_watch_goes_on_when_the_server_goes_away() {
+    let server = common::start_server(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let url = server.url();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut child = StdCommand::new(BIN)
+        .args(["-u", &url, "--ns", &common::namespace("watch-lost")])
+        .args(["--json", "stats", "--watch", "--interval", "0.2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let rx = lines_of(&mut child);
+    let mut running = Running(child);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "[]");
+    drop(server);
+    let mut err = BufReader::new(err);
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("retrying") && line.contains(&addr), "{line}");
+    assert!(!line.contains("panicked"), "{line}");
+    assert!(running.0.try_wait().unwrap().is_none(), "still watching");
 }
