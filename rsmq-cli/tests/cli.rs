@@ -1,0 +1,951 @@
+//! The `rsmq` binary against a real `redis-server` (`common`: one server per test binary,
+//! `RSMQ_TEST_REDIS_SERVER` and `REDIS_URL` honoured), one namespace per test. The interop tests drive the JavaScript rsmq 0.12.4 installed by
+//! `tests/interop/setup.sh`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rsmq");
+
+/// A namespace on the shared server, and the commands run in it.
+struct Ns {
+    url: String,
+    ns: String,
+}
+
+fn ns(test: &str) -> Ns {
+    Ns {
+        url: common::server().url(),
+        ns: common::namespace(test),
+    }
+}
+
+/// `rsmq` with no connection settings from the environment.
+fn bare() -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in ["RSMQ_URL", "RSMQ_NS", "RSMQ_PASSWORD"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// What a finished command left.
+struct Outcome {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn finish(cmd: &mut Command) -> Outcome {
+    let out = cmd.output().expect("run rsmq");
+    Outcome {
+        status: out.status.code().expect("exit status"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+impl Ns {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = bare();
+        cmd.args(["-u", &self.url, "--ns", &self.ns]).args(args);
+        cmd
+    }
+
+    /// The same command, to spawn.
+    fn spawn(&self, args: &[&str]) -> StdCommand {
+        let mut cmd = StdCommand::new(BIN);
+        for var in ["RSMQ_URL", "RSMQ_NS", "RSMQ_PASSWORD"] {
+            cmd.env_remove(var);
+        }
+        cmd.args(["-u", &self.url, "--ns", &self.ns]).args(args);
+        cmd
+    }
+
+    /// Runs a command that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(args, "")
+    }
+
+    /// Runs a command with `input` on stdin that must succeed; its stdout.
+    fn ok_in(&self, args: &[&str], input: &str) -> String {
+        let o = finish(self.cmd(args).write_stdin(input));
+        assert_eq!(o.status, 0, "rsmq {args:?} failed: {}", o.stderr);
+        o.stdout
+    }
+
+    /// Runs a command with `--json` that must succeed; its one line of JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        assert_eq!(out.lines().count(), 1, "one line of JSON: {out:?}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    }
+
+    /// Runs a command that must fail with status 1 and one line on stderr; that line.
+    fn fails(&self, args: &[&str]) -> String {
+        one_error(finish(&mut self.cmd(args)), args)
+    }
+}
+
+fn one_error(o: Outcome, args: &[&str]) -> String {
+    assert_eq!(
+        o.status,
+        1,
+        "rsmq {args:?}: {o:?}",
+        o = (&o.stdout, &o.stderr)
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "one line: {:?}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("RedisError(") && !o.stderr.contains("{ "),
+        "no Debug dump: {}",
+        o.stderr
+    );
+    o.stderr
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort();
+    k
+}
+
+const MESSAGE_KEYS: [&str; 5] = ["fr", "id", "message", "rc", "sent"];
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("an array: {v}"))
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// A port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn queue_commands_and_their_json() {
+    let t = ns("queues");
+    assert_eq!(t.json(&["queues"]), json!([]));
+    let a = t.json(&[
+        "create",
+        "jobs",
+        "--vt",
+        "1m",
+        "--delay",
+        "2",
+        "--maxsize",
+        "2048",
+    ]);
+    assert_eq!(
+        keys(&a),
+        [
+            "created",
+            "delay",
+            "hiddenmsgs",
+            "maxsize",
+            "modified",
+            "msgs",
+            "oldestmsgage",
+            "totalrecv",
+            "totalsent",
+            "visiblemsgs",
+            "vt"
+        ]
+    );
+    assert_eq!(
+        (&a["vt"], &a["delay"], &a["maxsize"]),
+        (&json!(60), &json!(2), &json!(2048))
+    );
+    t.ok(&["create", "other", "--maxsize", "-1"]);
+    assert_eq!(t.json(&["queues"]), json!(["jobs", "other"]));
+    assert_eq!(t.ok(&["queues"]), "jobs\nother\n");
+
+    let a = t.json(&["attrs", "jobs"]);
+    assert_eq!(a["msgs"], json!(0));
+    assert!(
+        a["created"].as_u64().unwrap() > 1_600_000_000,
+        "Unix seconds: {a}"
+    );
+    let human = t.ok(&["attrs", "jobs"]);
+    assert!(human.contains("vt") && human.contains("1m00s"), "{human}");
+
+    let a = t.json(&["set-attrs", "jobs", "--vt", "45s", "--delay", "0"]);
+    assert_eq!((&a["vt"], &a["delay"]), (&json!(45), &json!(0)));
+    assert_eq!(t.json(&["attrs", "jobs"])["vt"], json!(45));
+
+    let e = t.fails(&["create", "jobs"]);
+    assert!(e.contains("`jobs`") && e.contains("exists"), "{e}");
+    // Whole seconds only for a queue's vt: the library says so, naming the queue.
+    let e = t.fails(&["create", "q2", "--vt", "1.5s"]);
+    assert!(e.contains("`q2`") && e.contains("whole"), "{e}");
+
+    // Not on a terminal, deleting asks for --yes.
+    let e = t.fails(&["delete-queue", "other"]);
+    assert!(e.contains("--yes"), "{e}");
+    assert_eq!(t.json(&["queues"]), json!(["jobs", "other"]));
+    let d = t.json(&["delete-queue", "other", "--yes"]);
+    assert_eq!(d["deleted"], json!(true));
+    assert_eq!(t.json(&["queues"]), json!(["jobs"]));
+
+    // Usage errors exit with 2.
+    let o = finish(&mut t.cmd(&["set-attrs", "jobs"]));
+    assert_eq!(o.status, 2, "{}", o.stderr);
+}
+
+#[test]
+fn send_peek_receive_pop_and_their_json() {
+    let t = ns("messages");
+    t.ok(&["create", "q"]);
+    let one = t.ok(&["send", "q", "first"]);
+    assert_eq!(one.lines().count(), 1);
+    // Standard input, one trailing line break removed; `-` says the same.
+    let two = t.ok_in(&["send", "q"], "second\n");
+    let three = t.json(&["send", "q", "--delay", "0", "-"]);
+    assert_eq!(three.as_array().unwrap().len(), 1);
+    let lines = t.ok_in(&["send", "q", "--lines"], "l1\nl2\n\nl3\n");
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+
+    let peeked = t.json(&["peek", "q", "-n", "100"]);
+    let arr = peeked.as_array().unwrap();
+    assert_eq!(arr.len(), 6);
+    assert_eq!(keys(&arr[0]), MESSAGE_KEYS);
+    assert_eq!(arr[0]["id"], json!(one.trim()));
+    assert_eq!(arr[0]["message"], json!("first"));
+    assert_eq!(arr[1]["id"], json!(two.trim()));
+    assert_eq!(arr[1]["message"], json!("second"));
+    assert_eq!(arr[2]["message"], json!(""));
+    let bodies: Vec<&str> = arr[3..]
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["l1", "l2", "l3"]);
+    assert_eq!((&arr[0]["rc"], &arr[0]["fr"]), (&json!(0), &json!(0)));
+    assert!(arr[0]["sent"].as_u64().unwrap() > 1_600_000_000_000, "ms");
+    // Peeking changed nothing.
+    assert_eq!(t.json(&["attrs", "q"])["totalrecv"], json!(0));
+    assert_eq!(t.json(&["peek", "q", "-n", "100"]), peeked);
+    let human = t.ok(&["peek", "q", "-n", "2"]);
+    assert_eq!(
+        human,
+        format!("{}\tfirst\n{}\tsecond\n", one.trim(), two.trim())
+    );
+
+    let got = t.json(&["receive", "q", "-n", "2", "--vt", "1m"]);
+    assert_eq!(ids(&got), ids(&peeked)[..2]);
+    assert_eq!(keys(&got[0]), MESSAGE_KEYS);
+    assert_eq!(got[0]["rc"], json!(1));
+    assert!(got[0]["fr"].as_u64().unwrap() > 0);
+    let popped = t.json(&["pop", "q", "-n", "3"]);
+    assert_eq!(ids(&popped), ids(&peeked)[2..5]);
+    let human = t.ok(&["receive", "q"]);
+    assert_eq!(human, format!("{}\tl3\n", ids(&peeked)[5]));
+    let a = t.json(&["attrs", "q"]);
+    assert_eq!((&a["msgs"], &a["totalrecv"]), (&json!(3), &json!(6)));
+
+    // Nothing receivable: an empty array, status 0.
+    assert_eq!(t.json(&["receive", "q"]), json!([]));
+    assert_eq!(t.json(&["pop", "q"]), json!([]));
+    let started = Instant::now();
+    assert_eq!(t.json(&["receive", "q", "--wait", "0.3s"]), json!([]));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // A message sent while it waits is received.
+    let child = t
+        .spawn(&["--json", "receive", "q", "--wait", "10s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let id = t.ok(&["send", "q", "late"]);
+    let out = child.wait_with_output().unwrap();
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ids(&got), [id.trim()]);
+}
+
+#[test]
+fn delete_visibility_move() {
+    let t = ns("ids");
+    t.ok(&["create", "q"]);
+    t.ok(&["create", "dst"]);
+    let a = t.ok(&["send", "q", "a"]).trim().to_string();
+    let b = t.ok(&["send", "q", "b"]).trim().to_string();
+    let c = t.ok(&["send", "q", "c"]).trim().to_string();
+
+    let got = t.json(&["receive", "q", "--vt", "1h"]);
+    assert_eq!(ids(&got), [a.as_str()]);
+    assert_eq!(ids(&t.json(&["peek", "q"])), [b.clone(), c.clone()]);
+    let v = t.json(&["visibility", "q", &a, "0"]);
+    assert_eq!(v, json!({"id": a, "vt": 0}));
+    // Receivable again at once: after the two that waited.
+    assert_eq!(
+        ids(&t.json(&["peek", "q"])),
+        [b.clone(), c.clone(), a.clone()]
+    );
+
+    let d = t.json(&["delete", "q", &a, &b]);
+    assert_eq!(d, json!({"deleted": [a, b], "missing": []}));
+    let e = t.fails(&["delete", "q", &a]);
+    assert!(e.contains(&a) && e.contains("`q`"), "{e}");
+    let e = t.fails(&["visibility", "q", &a, "5"]);
+    assert!(e.contains(&a), "{e}");
+    let e = t.fails(&["delete", "q", "not-an-id"]);
+    assert!(e.contains("not-an-id"), "{e}");
+
+    let m = t.json(&["move", "q", &c, "dst"]);
+    assert_eq!(m, json!({"id": c, "from": "q", "to": "dst"}));
+    assert_eq!(ids(&t.json(&["peek", "dst"])), [c.as_str()]);
+    let e = t.fails(&["move", "dst", &c, "nowhere"]);
+    assert!(e.contains("`nowhere`") && e.contains("not found"), "{e}");
+    let e = t.fails(&["move", "q", &c, "dst"]);
+    assert!(e.contains(&c), "{e}");
+    // Bad duration: a usage error.
+    let o = finish(&mut t.cmd(&["visibility", "dst", &c, "soon"]));
+    assert_eq!(o.status, 2, "{}", o.stderr);
+}
+
+#[test]
+fn redrive_and_purge() {
+    let t = ns("redrive");
+    t.ok(&["create", "jobs"]);
+    t.ok(&["create", "dead"]);
+    t.ok_in(&["send", "dead", "--lines"], "1\n2\n3\n4\n5\n");
+    let dry = t.json(&["redrive", "dead", "jobs", "--dry-run"]);
+    assert_eq!(
+        dry,
+        json!({"from": "dead", "to": "jobs", "moved": 5, "dry_run": true})
+    );
+    assert_eq!(t.json(&["attrs", "dead"])["msgs"], json!(5));
+    let some = t.json(&["redrive", "dead", "jobs", "--max", "2"]);
+    assert_eq!(some["moved"], json!(2));
+    let rest = t.json(&["redrive", "dead", "jobs"]);
+    assert_eq!(rest["moved"], json!(3));
+    let bodies: Vec<Value> = t
+        .json(&["peek", "jobs"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        [json!("1"), json!("2"), json!("3"), json!("4"), json!("5")]
+    );
+    let e = t.fails(&["redrive", "dead", "gone"]);
+    assert!(e.contains("`gone`"), "{e}");
+    let e = t.fails(&["redrive", "gone", "jobs", "--dry-run"]);
+    assert!(e.contains("`gone`"), "{e}");
+
+    let e = t.fails(&["purge", "jobs"]);
+    assert!(e.contains("--yes"), "{e}");
+    assert_eq!(t.json(&["attrs", "jobs"])["msgs"], json!(5));
+    assert_eq!(
+        t.json(&["purge", "jobs", "--yes"]),
+        json!({"queue": "jobs", "purged": 5})
+    );
+    let a = t.json(&["attrs", "jobs"]);
+    assert_eq!((&a["msgs"], &a["totalsent"]), (&json!(0), &json!(5)));
+    let o = finish(&mut t.cmd(&["purge", "jobs", "-y"]));
+    assert_eq!((o.status, o.stdout.as_str()), (0, ""));
+    assert!(o.stderr.contains("removed 0"), "{}", o.stderr);
+    assert_eq!(
+        finish(&mut t.cmd(&["-q", "purge", "jobs", "-y"])).stderr,
+        ""
+    );
+}
+
+/// Reads lines of a child's stdout on a thread.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Kills the child when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stats_once_and_watching() {
+    let t = ns("stats");
+    t.ok(&["create", "a"]);
+    t.ok(&["create", "b"]);
+    t.ok_in(&["send", "a", "--lines"], "1\n2\n3\n");
+    t.json(&["receive", "a", "--vt", "1h"]);
+    let s = t.json(&["stats"]);
+    let rows = s.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        keys(&rows[0]),
+        [
+            "hiddenmsgs",
+            "msgs",
+            "oldestmsgage",
+            "queue",
+            "totalrecv",
+            "totalsent",
+            "visiblemsgs"
+        ]
+    );
+    assert_eq!(rows[0]["queue"], json!("a"));
+    assert_eq!(
+        (&rows[0]["msgs"], &rows[0]["visiblemsgs"]),
+        (&json!(3), &json!(2))
+    );
+    assert_eq!(
+        (&rows[0]["totalsent"], &rows[0]["totalrecv"]),
+        (&json!(3), &json!(1))
+    );
+    assert_eq!(rows[1]["msgs"], json!(0));
+
+    let table = t.ok(&["stats"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["QUEUE", "MSGS", "HIDDEN", "VISIBLE", "OLDEST", "SENT", "RECEIVED"]
+    );
+    assert_eq!(lines[1][..4], ["a", "3", "1", "2"]);
+    assert_eq!(lines[1][5..], ["3", "1"]);
+    assert_eq!(lines[2], ["b", "0", "0", "0", "-", "0", "0"]);
+
+    // --watch: a fresh array a line, until killed.
+    let mut child = t
+        .spawn(&["--json", "stats", "--watch", "--interval", "0.2s"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let _running = Running(child);
+    let first: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 2);
+    t.ok(&["create", "c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("a refresh");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v.as_array().unwrap().len() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new queue never showed");
+    }
+}
+
+#[test]
+fn tail_prints_new_messages_without_receiving_them() {
+    let t = ns("tail");
+    t.ok(&["create", "q"]);
+    let old = t.ok(&["send", "q", "old"]).trim().to_string();
+    let mut child = t
+        .spawn(&["--json", "tail", "q", "--interval", "0.2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Started once it says it waits.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    err.read_line(&mut said).unwrap();
+    assert!(said.contains("waiting"), "{said}");
+    let rx = lines_of(&mut child);
+    let _running = Running(child);
+    let new: Vec<String> = t
+        .ok_in(&["send", "q", "--lines"], "n1\nn2\n")
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a tailed message");
+        let m: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(keys(&m), MESSAGE_KEYS);
+        assert_eq!(m["rc"], json!(0));
+        seen.push(m["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen, new);
+    assert!(!seen.contains(&old));
+    // Not received: all three are still there, never received.
+    assert_eq!(t.json(&["attrs", "q"])["totalrecv"], json!(0));
+    assert_eq!(ids(&t.json(&["peek", "q"])).len(), 3);
+}
+
+#[test]
+fn a_missing_queue_is_named() {
+    let t = ns("missing");
+    t.ok(&["create", "here"]);
+    let cases: &[&[&str]] = &[
+        &["attrs", "nope"],
+        &["set-attrs", "nope", "--vt", "5"],
+        &["delete-queue", "nope", "--yes"],
+        &["send", "nope", "body"],
+        &["send", "nope", "--lines"],
+        &["receive", "nope"],
+        &["receive", "nope", "--wait", "1s"],
+        &["pop", "nope"],
+        &["peek", "nope"],
+        &["purge", "nope", "--yes"],
+        &["delete", "nope", "hoo7s1ii2exBWffkS6Zttf1FigUIEyQD"],
+        &[
+            "visibility",
+            "nope",
+            "hoo7s1ii2exBWffkS6Zttf1FigUIEyQD",
+            "5",
+        ],
+        &["move", "nope", "hoo7s1ii2exBWffkS6Zttf1FigUIEyQD", "here"],
+        &["move", "here", "hoo7s1ii2exBWffkS6Zttf1FigUIEyQD", "nope"],
+        &["redrive", "nope", "here"],
+        &["redrive", "here", "nope"],
+        &["tail", "nope"],
+    ];
+    for args in cases {
+        let e = t.fails(args);
+        assert!(
+            e.contains("`nope`") && e.contains("not found"),
+            "{args:?}: {e}"
+        );
+        assert!(e.contains(&t.ns), "names the namespace: {e}");
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_one_line_without_the_password() {
+    let port = dead_port();
+    for (url, env_pw) in [
+        (format!("redis://:hunter2@127.0.0.1:{port}"), None),
+        (format!("redis://user:hunter2@127.0.0.1:{port}/3"), None),
+        (format!("127.0.0.1:{port}"), Some("hunter2")),
+    ] {
+        for args in [&["queues"][..], &["--json", "stats"], &["send", "q", "x"]] {
+            let mut cmd = bare();
+            cmd.args(["-u", &url]).args(args);
+            if let Some(pw) = env_pw {
+                cmd.env("RSMQ_PASSWORD", pw);
+            }
+            let e = one_error(finish(&mut cmd), args);
+            assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+    // The same from RSMQ_URL.
+    let mut cmd = bare();
+    cmd.env("RSMQ_URL", format!("redis://:hunter2@127.0.0.1:{port}"))
+        .arg("queues");
+    let e = one_error(finish(&mut cmd), &[]);
+    assert!(
+        e.contains(&format!("127.0.0.1:{port}")) && !e.contains("hunter2"),
+        "{e}"
+    );
+    // A bad URL: a usage error that does not repeat it.
+    let o = finish(bare().args(["-u", "redis://:hunter2@127.0.0.1:1/?bogus=1", "queues"]));
+    assert_eq!(o.status, 2);
+    assert!(!o.stderr.contains("hunter2"), "{}", o.stderr);
+    // --help shows no value of RSMQ_URL.
+    let o = finish(bare().env("RSMQ_URL", "redis://:hunter2@x:1").arg("--help"));
+    assert_eq!(o.status, 0);
+    assert!(!o.stdout.contains("hunter2"));
+}
+
+#[test]
+fn password_from_the_environment_or_the_url() {
+    let server =
+        common::start_server(&["--requirepass", "s3cret"]).unwrap_or_else(|e| panic!("{e}"));
+    let host = format!("127.0.0.1:{}", server.port);
+    let ns = common::namespace("auth");
+    let run = |url: String, pw: Option<&str>| {
+        let mut cmd = bare();
+        cmd.args(["-u", &url, "--ns", &ns, "--json", "queues"]);
+        if let Some(pw) = pw {
+            cmd.env("RSMQ_PASSWORD", pw);
+        }
+        finish(&mut cmd)
+    };
+    let o = run(format!("redis://{host}"), Some("s3cret"));
+    assert_eq!((o.status, o.stdout.as_str()), (0, "[]\n"), "{}", o.stderr);
+    let o = run(format!("redis://:s3cret@{host}"), None);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    // The URL's password wins over RSMQ_PASSWORD.
+    let o = run(format!("redis://:s3cret@{host}"), Some("wrong"));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    for (url, pw) in [
+        (format!("redis://{host}"), Some("wrong-pw")),
+        (format!("redis://{host}"), None),
+    ] {
+        let e = one_error(run(url, pw), &[]);
+        assert!(e.contains(&host) && !e.contains("wrong-pw"), "{e}");
+    }
+}
+
+#[test]
+fn namespace_from_the_flag_the_environment_or_the_url() {
+    let t = ns("nsflag");
+    t.ok(&["create", "q"]);
+    let url = common::server().url();
+    let o = finish(bare().env("RSMQ_NS", &t.ns).args(["-u", &url, "queues"]));
+    assert_eq!(o.stdout, "q\n", "{}", o.stderr);
+    let o = finish(bare().args(["-u", &format!("{url}?ns={}", t.ns), "queues"]));
+    assert_eq!(o.stdout, "q\n", "{}", o.stderr);
+    let o = finish(bare().args([
+        "-u",
+        &url,
+        "--ns",
+        &format!("{}-other", t.ns),
+        "--json",
+        "queues",
+    ]));
+    assert_eq!(o.stdout, "[]\n", "{}", o.stderr);
+}
+
+#[test]
+fn usage_help_and_completions() {
+    let o = finish(bare().arg("--help"));
+    assert_eq!(o.status, 0);
+    for command in [
+        "queues",
+        "create",
+        "attrs",
+        "set-attrs",
+        "delete-queue",
+        "send",
+        "receive",
+        "pop",
+        "delete",
+        "visibility",
+        "move",
+        "peek",
+        "redrive",
+        "purge",
+        "stats",
+        "tail",
+        "completions",
+    ] {
+        assert!(
+            o.stdout.contains(&format!("\n  {command} ")),
+            "{command} in --help"
+        );
+        let h = finish(bare().args([command, "--help"]));
+        assert_eq!(h.status, 0, "{command} --help");
+        assert!(
+            h.stdout.contains("Example"),
+            "{command} --help has an example"
+        );
+    }
+    let o = finish(bare().args(["completions", "bash"]));
+    assert_eq!(o.status, 0);
+    assert!(o.stdout.contains("rsmq") && o.stdout.contains("redrive"));
+    for bad in [
+        &["receive", "q", "--wait", "5x"][..],
+        &["create", "q", "--vt", "-3"],
+        &["peek", "q", "-n", "0"],
+        &["set-attrs", "q"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let o = finish(bare().args(["-u", "redis://127.0.0.1:1"]).args(bad));
+        assert_eq!(o.status, 2, "{bad:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("panicked"));
+    }
+}
+
+// ---- interop with the JavaScript rsmq 0.12.4
+
+fn js_modules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/js/node_modules")
+}
+
+/// Whether the JS peer is installed. On CI a missing peer fails; elsewhere the test says
+/// that it is skipped and passes.
+fn js_available() -> bool {
+    if rsmq_async::RsmqOptions::default().score_unit != rsmq_async::ScoreUnit::Millis {
+        // Built with the library's `break-js-comp` (as under --all-features): the JS client
+        // cannot read what this build writes.
+        return false;
+    }
+    if js_modules().join("rsmq/package.json").is_file() {
+        return true;
+    }
+    let msg = "the JavaScript interop peer is not installed: run tests/interop/setup.sh";
+    if std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1") {
+        panic!("{msg}");
+    }
+    let current = std::thread::current();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {}: {msg}",
+        current.name().unwrap_or("an interop test")
+    );
+    false
+}
+
+/// Runs `body` in node with `rsmq` (a RedisSMQ on the test's namespace) defined; `body`
+/// prints its answer with `done(value)`.
+fn js(t: &Ns, body: &str) -> Value {
+    let server = common::server();
+    let script = format!(
+        r#"const RedisSMQ = require("rsmq");
+const rsmq = new RedisSMQ({{ host: {host:?}, port: {port}, ns: {ns:?} }});
+const done = (v) => {{ process.stdout.write(JSON.stringify(v === undefined ? null : v) + "\n", () => process.exit(0)); }};
+const fail = (e) => {{ process.stderr.write(String(e && e.message || e) + "\n"); process.exit(1); }};
+(async () => {{ {body} }})().catch(fail);"#,
+        host = server.host,
+        port = server.port,
+        ns = t.ns,
+    );
+    let out = StdCommand::new("node")
+        .arg("-e")
+        .arg(script)
+        .env("NODE_PATH", js_modules())
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from node")
+}
+
+#[test]
+fn js_receives_what_rsmq_sends() {
+    if !js_available() {
+        return;
+    }
+    let t = ns("js-recv");
+    t.ok(&["create", "q"]);
+    let body = "héllo ✓ {\"n\":1}";
+    let id = t.ok(&["send", "q", body]).trim().to_string();
+    let ids_sent: Vec<String> = t
+        .ok_in(&["send", "q", "--lines"], "two\nthree\n")
+        .lines()
+        .map(String::from)
+        .collect();
+    let got = js(
+        &t,
+        r#"const out = [];
+        for (let i = 0; i < 3; i++) out.push(await rsmq.receiveMessageAsync({ qname: "q" }));
+        done(out);"#,
+    );
+    let got = got.as_array().unwrap();
+    assert_eq!(got[0]["id"], json!(id));
+    assert_eq!(got[0]["message"], json!(body));
+    assert_eq!(got[0]["rc"], json!(1));
+    assert_eq!(got[1]["id"], json!(ids_sent[0]));
+    assert_eq!(got[1]["message"], json!("two"));
+    assert_eq!(got[2]["message"], json!("three"));
+    // And JS sees the queue the CLI made as the CLI set it.
+    t.ok(&["set-attrs", "q", "--vt", "2m", "--maxsize", "2048"]);
+    let a = js(
+        &t,
+        r#"done(await rsmq.getQueueAttributesAsync({ qname: "q" }));"#,
+    );
+    assert_eq!(
+        (&a["vt"], &a["maxsize"], &a["totalrecv"]),
+        (&json!(120), &json!(2048), &json!(3))
+    );
+}
+
+#[test]
+fn rsmq_receives_what_js_sends() {
+    if !js_available() {
+        return;
+    }
+    let t = ns("js-send");
+    js(
+        &t,
+        r#"done(await rsmq.createQueueAsync({ qname: "q", vt: 90 }));"#,
+    );
+    assert_eq!(t.json(&["queues"]), json!(["q"]));
+    assert_eq!(t.json(&["attrs", "q"])["vt"], json!(90));
+    let body = "from JS: héllo ✓";
+    let sent = js(
+        &t,
+        &format!(
+            r#"const a = await rsmq.sendMessageAsync({{ qname: "q", message: {body:?} }});
+            const b = await rsmq.sendMessageAsync({{ qname: "q", message: "second" }});
+            done([a, b]);"#
+        ),
+    );
+    let peeked = t.json(&["peek", "q"]);
+    assert_eq!(
+        ids(&peeked),
+        [sent[0].as_str().unwrap(), sent[1].as_str().unwrap()]
+    );
+    let got = t.json(&["receive", "q"]);
+    assert_eq!(got[0]["id"], sent[0]);
+    assert_eq!(got[0]["message"], json!(body));
+    assert_eq!(got[0]["rc"], json!(1));
+    let human = t.ok(&["pop", "q"]);
+    assert_eq!(human, format!("{}\tsecond\n", sent[1].as_str().unwrap()));
+    // JS sees the receive the CLI made.
+    let a = js(
+        &t,
+        r#"done(await rsmq.getQueueAttributesAsync({ qname: "q" }));"#,
+    );
+    assert_eq!((&a["totalrecv"], &a["msgs"]), (&json!(2), &json!(1)));
+}
+
+#[test]
+fn tail_wakes_on_realtime_notifications() {
+    let t = ns("tail-rt");
+    t.ok(&["create", "q"]);
+    // Looks only once an hour by itself: what it prints, a notification woke it for.
+    let mut child = t
+        .spawn(&["tail", "q", "--interval", "1h"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    err.read_line(&mut said).unwrap();
+    assert!(said.contains("waiting"), "{said}");
+    let rx = lines_of(&mut child);
+    let _running = Running(child);
+    let realtime = format!("{}?realtime=true", t.url);
+    let o = finish(bare().args(["-u", &realtime, "--ns", &t.ns, "send", "q", "ping"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("tail printed the notified message");
+    assert_eq!(line, format!("{}\tping", o.stdout.trim()));
+}
+
+#[test]
+fn tls_with_a_private_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = std::env::temp_dir().join(format!("rsmq-cli-tls-{}", common::namespace("tls")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "rsmq-cli test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let ca_pem = file("ca.pem", ca_cert.pem());
+    let tls_port = common::free_port();
+    let server = common::start_server(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &file("server.pem", cert.pem()),
+        "--tls-key-file",
+        &file("server.key", key.serialize_pem()),
+        "--tls-ca-cert-file",
+        &ca_pem,
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "tls-pw",
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("rediss://localhost:{tls_port}");
+    let ns = common::namespace("tls");
+    let run = |args: &[&str]| {
+        let mut cmd = bare();
+        cmd.env("RSMQ_PASSWORD", "tls-pw")
+            .args(["-u", &url, "--ns", &ns])
+            .args(args);
+        finish(&mut cmd)
+    };
+    let o = run(&["--cacert", &ca_pem, "create", "q"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let o = run(&["--cacert", &ca_pem, "--json", "queues"]);
+    assert_eq!(o.stdout, "[\"q\"]\n", "{}", o.stderr);
+    // Messages go round over TLS.
+    let o = run(&["--cacert", &ca_pem, "send", "q", "over tls"]);
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    let o = run(&["--cacert", &ca_pem, "pop", "q"]);
+    assert!(
+        o.stdout.ends_with("\tover tls\n"),
+        "{:?} {}",
+        o.stdout,
+        o.stderr
+    );
+    // Without the CA, the server is not trusted: one line naming the address.
+    let e = one_error(run(&["queues"]), &["queues"]);
+    assert!(
+        e.contains(&format!("localhost:{tls_port}")) && !e.contains("tls-pw"),
+        "{e}"
+    );
+    let e = one_error(run(&["--cacert", "/nonexistent/ca.pem", "queues"]), &[]);
+    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stats_watch_goes_on_when_the_server_goes_away() {
+    let server = common::start_server(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let url = server.url();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut child = StdCommand::new(BIN)
+        .args(["-u", &url, "--ns", &common::namespace("watch-lost")])
+        .args(["--json", "stats", "--watch", "--interval", "0.2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let rx = lines_of(&mut child);
+    let mut running = Running(child);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "[]");
+    drop(server);
+    let mut err = BufReader::new(err);
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("retrying") && line.contains(&addr), "{line}");
+    assert!(!line.contains("panicked"), "{line}");
+    assert!(running.0.try_wait().unwrap().is_none(), "still watching");
+}
