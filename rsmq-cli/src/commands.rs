@@ -189,10 +189,32 @@ fn options(g: &Global) -> Result<RsmqOptions, Exit> {
     Ok(options)
 }
 
+/// The host and port of a cluster node given as `host:port` or `redis[s]://host:port`.
+fn first_node(node: &str) -> Option<(String, u16)> {
+    let rest = node.split_once("://").map_or(node, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let rest = rest.split('/').next()?;
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_string(), port.parse().ok()?))
+}
+
 /// Runs one command (not `completions`).
 pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
-    let options = options(&g)?;
-    let rsmq = Rsmq::new(options.clone()).await.map_err(Failure::from)?;
+    let mut options = options(&g)?;
+    let rsmq = if g.cluster.is_empty() {
+        Rsmq::new(options.clone()).await.map_err(Failure::from)?
+    } else {
+        let rsmq = Rsmq::new_cluster(&g.cluster, options.clone())
+            .await
+            .map_err(Failure::from)?;
+        // Messages name the first node; `tail` listens there (a cluster forwards every
+        // PUBLISH to every node).
+        if let Some((host, port)) = first_node(&g.cluster[0]) {
+            (options.host, options.port) = (host, port);
+        }
+        rsmq
+    };
     let ctx = Ctx {
         rsmq,
         options,

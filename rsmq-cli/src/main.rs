@@ -74,6 +74,18 @@ struct Global {
     #[arg(long, env = "RSMQ_NS", global = true)]
     ns: Option<String>,
 
+    /// Redis Cluster: connect through these nodes (host:port or redis://host:port, comma
+    /// separated) instead of the URL's host; user, password, TLS and ns still come from the
+    /// URL. The namespace must carry a hash tag, such as {app}
+    #[arg(
+        long,
+        env = "RSMQ_CLUSTER",
+        value_delimiter = ',',
+        value_name = "NODE,...",
+        global = true
+    )]
+    cluster: Vec<String>,
+
     /// CA certificate (PEM) to trust for rediss:// besides the system's roots
     #[arg(long, value_name = "FILE", global = true)]
     cacert: Option<PathBuf>,

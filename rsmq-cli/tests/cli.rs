@@ -949,3 +949,108 @@ fn stats_watch_goes_on_when_the_server_goes_away() {
     assert!(!line.contains("panicked"), "{line}");
     assert!(running.0.try_wait().unwrap().is_none(), "still watching");
 }
+
+// ---------------------------------------------------------------------------------------
+// Redis Cluster (--cluster)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn cluster_needs_a_hash_tagged_namespace() {
+    let o = finish(bare().args([
+        "--cluster",
+        "127.0.0.1:1,127.0.0.1:2",
+        "--ns",
+        "plain",
+        "queues",
+    ]));
+    let line = one_error(o, &["--cluster"]);
+    assert!(
+        line.contains("hash tag") && line.contains("{plain}"),
+        "{line}"
+    );
+}
+
+/// Three masters with a replica each, on free ports; the servers die with the test binary.
+fn cluster() -> Vec<common::Server> {
+    let nodes: Vec<common::Server> = (0..6)
+        .map(|i| {
+            let name = format!(
+                "rsmq-cli-test-{}-{i}-{}",
+                std::process::id(),
+                fastrand::u64(..)
+            );
+            let (conf, rdb, bus) = (
+                format!("{name}.conf"),
+                format!("{name}.rdb"),
+                common::free_port().to_string(),
+            );
+            common::start_server(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                &bus,
+                "--cluster-config-file",
+                &conf,
+                "--dbfilename",
+                &rdb,
+                "--cluster-node-timeout",
+                "1000",
+            ])
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = StdCommand::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "1", "--cluster-yes"])
+        .output()
+        .expect("redis-cli runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nodes.iter().all(|n| {
+        let out = StdCommand::new("redis-cli")
+            .args(["-p", &n.port.to_string(), "cluster", "info"])
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok")
+    }) {
+        assert!(Instant::now() < deadline, "the cluster did not become ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nodes
+}
+
+#[test]
+fn every_command_reaches_a_cluster_through_its_nodes() {
+    let nodes = cluster();
+    let list: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let list = list.join(",");
+    let space = format!("{{{}}}", common::namespace("cluster"));
+    let run = |args: &[&str]| {
+        let mut cmd = bare();
+        cmd.args(["--cluster", &list, "--ns", &space]).args(args);
+        let o = finish(&mut cmd);
+        assert_eq!(o.status, 0, "rsmq {args:?}: {}", o.stderr);
+        o.stdout
+    };
+    run(&["create", "jobs"]);
+    assert_eq!(run(&["queues"]).trim(), "jobs");
+    let id = run(&["send", "jobs", "on a cluster"]).trim().to_string();
+    let got: Value = serde_json::from_str(run(&["--json", "receive", "jobs"]).trim()).unwrap();
+    assert_eq!(got[0]["id"], json!(id));
+    assert_eq!(got[0]["message"], json!("on a cluster"));
+    run(&["delete", "jobs", &id]);
+    assert!(run(&["stats"]).contains("jobs"));
+    run(&["delete-queue", "jobs", "--yes"]);
+}
