@@ -58,8 +58,14 @@ usage: cargo run -p rsmq-bench --release -- [options]
   --worker-n N         messages per round of the worker cell at the highest task count
                        (a quarter of it at 1 task; default: quick 20000, full 100000)
   --worker-rounds N    timed rounds of each worker cell (default: quick 2, full 3)
+  --worker-clients L   consumers of the worker cell: ours,peer,loop,bullmq (default all)
   --hand-loops N       tasks of the hand-written batch loop of the worker cell (default 4;
                        each receives batches of tasks / N)
+  --loop-mode M        how the hand-written loop deletes: batch (default: handlers, then
+                       delete_message_batch), each (delete_message per message, all at
+                       once), spawn (as each, a task per message, as the Worker does),
+                       spawn-batch-ack (a task per message, deletes gathered by one task
+                       into delete_message_batch calls)
   --latency-msgs N     messages of the worker latency measurement (default: quick 300,
                        full 1000; 0 skips it), one every --latency-interval-us (default 2000)
   --dump-scripts DIR   write this crate's Lua scripts (as the ceiling runs them) to DIR and exit
@@ -86,6 +92,8 @@ pub struct Args {
     pub worker_n: u64,
     pub worker_rounds: u32,
     pub hand_loops: usize,
+    pub worker_clients: Vec<worker_cell::Consumer>,
+    pub loop_mode: worker_cell::LoopMode,
     pub latency_msgs: u64,
     pub latency_interval: Duration,
 }
@@ -117,6 +125,8 @@ fn parse_args() -> Result<Args, String> {
         worker_n: 0,
         worker_rounds: 0,
         hand_loops: 4,
+        worker_clients: worker_cell::Consumer::ALL.to_vec(),
+        loop_mode: worker_cell::LoopMode::Batch,
         latency_msgs: u64::MAX,
         latency_interval: Duration::from_millis(2),
     };
@@ -185,9 +195,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--worker-n" => {
-                a.worker_n = value("--worker-n")?
-                    .parse()
-                    .map_err(|_| "bad --worker-n")?
+                a.worker_n = value("--worker-n")?.parse().map_err(|_| "bad --worker-n")?
             }
             "--worker-rounds" => {
                 a.worker_rounds = value("--worker-rounds")?
@@ -198,6 +206,27 @@ fn parse_args() -> Result<Args, String> {
                 a.hand_loops = value("--hand-loops")?
                     .parse()
                     .map_err(|_| "bad --hand-loops")?
+            }
+            "--worker-clients" => {
+                a.worker_clients = value("--worker-clients")?
+                    .split(',')
+                    .map(|s| match s.trim() {
+                        "ours" => Ok(worker_cell::Consumer::Ours),
+                        "peer" | "peer18" => Ok(worker_cell::Consumer::Peer),
+                        "loop" => Ok(worker_cell::Consumer::HandLoop),
+                        "bullmq" => Ok(worker_cell::Consumer::BullMq),
+                        other => Err(format!("unknown worker consumer `{other}`")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--loop-mode" => {
+                a.loop_mode = match value("--loop-mode")?.as_str() {
+                    "batch" => worker_cell::LoopMode::Batch,
+                    "each" => worker_cell::LoopMode::Each,
+                    "spawn" => worker_cell::LoopMode::Spawn,
+                    "spawn-batch-ack" => worker_cell::LoopMode::SpawnBatchAck,
+                    other => return Err(format!("unknown --loop-mode `{other}`")),
+                }
             }
             "--latency-msgs" => {
                 a.latency_msgs = value("--latency-msgs")?
@@ -504,11 +533,14 @@ async fn run(args: Args) -> Res<()> {
         }
     }
 
-    let worker = if args.cells && (args.only.is_empty() || args.only.iter().any(|o| o == "worker")) {
+    let worker = if args.cells && (args.only.is_empty() || args.only.iter().any(|o| o == "worker"))
+    {
         let wa = worker_cell::WorkerArgs {
             n: args.worker_n,
             rounds: args.worker_rounds,
             loops: args.hand_loops,
+            consumers: args.worker_clients.clone(),
+            loop_mode: args.loop_mode,
             latency_msgs: args.latency_msgs,
             latency_interval: args.latency_interval,
         };

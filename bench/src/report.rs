@@ -408,8 +408,11 @@ fn worker_targets(w: &WorkerReport, out: &mut Vec<TargetLine>) {
 
 /// The worker cell's section of the report.
 fn worker_section(s: &mut String, w: &WorkerReport) {
-    let _ = writeln!(s, "## Worker: queued messages, no-op handler
-");
+    let _ = writeln!(
+        s,
+        "## Worker: queued messages, no-op handler
+"
+    );
     let mut concs: Vec<usize> = w.cells.iter().map(|c| c.conc).collect();
     concs.sort_unstable();
     concs.dedup();
@@ -1048,6 +1051,7 @@ fn worker_json(w: &WorkerReport) -> Value {
                 "client_cpu_us_per_msg": c.client_cpu_us,
                 "redis_cpu_us_per_msg": c.redis_cpu_us,
                 "handled_twice": c.duplicates,
+                "redis_calls_per_msg": c.calls_per_msg,
                 "skipped": c.skipped,
             })
         })

@@ -14,6 +14,7 @@
 //! And the latency of this crate's worker at low load with realtime on: one send every
 //! `interval`, from the send call to the start of the handler.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -70,6 +71,55 @@ impl Consumer {
     }
 }
 
+/// How the hand-written loop handles and deletes a batch it received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopMode {
+    /// The handler on each message in turn, then one `delete_message_batch`.
+    Batch,
+    /// Each message's handler and `delete_message` concurrently (deletes coalesced).
+    Each,
+    /// As `Each`, each message in a task of its own (as the `Worker` does).
+    Spawn,
+    /// Each message in a task of its own, whose handled id goes to one acknowledging task
+    /// per client that deletes whatever has gathered with `delete_message_batch`, one call
+    /// at a time; the message's task waits for its delete.
+    SpawnBatchAck,
+}
+
+/// One acknowledging task: deletes the ids sent to it in batches (all that gathered while
+/// the previous batch was being deleted), answering each sender when its id is deleted.
+fn ack_task(
+    client: rsmq_async::Rsmq,
+) -> tokio::sync::mpsc::UnboundedSender<(String, tokio::sync::oneshot::Sender<Result<(), String>>)>
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(
+        String,
+        tokio::sync::oneshot::Sender<Result<(), String>>,
+    )>();
+    tokio::spawn(async move {
+        let mut ids = Vec::new();
+        let mut waiting = Vec::new();
+        while let Some((id, done)) = rx.recv().await {
+            ids.push(id);
+            waiting.push(done);
+            while let Ok((id, done)) = rx.try_recv() {
+                ids.push(id);
+                waiting.push(done);
+            }
+            let r = client
+                .delete_message_batch(QNAME, &ids)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            for w in waiting.drain(..) {
+                let _ = w.send(r.clone());
+            }
+            ids.clear();
+        }
+    });
+    tx
+}
+
 /// One consumer at one concurrency, summed over its rounds.
 #[derive(Clone, Debug)]
 pub struct WorkerCell {
@@ -92,6 +142,9 @@ pub struct WorkerCell {
     pub duplicates: u64,
     /// How the consumer was set up (instances, batch size).
     pub shape: String,
+    /// Redis commands per message in the timed phase (`INFO commandstats`, so any other
+    /// client of the same Redis counts too; not for BullMQ).
+    pub calls_per_msg: String,
     pub skipped: Option<String>,
 }
 
@@ -191,6 +244,8 @@ struct Round {
     client_cpu_s: Option<f64>,
     redis_cpu_s: Option<f64>,
     duplicates: u64,
+    /// Redis commands in the timed phase, by name (all clients of this Redis).
+    calls: BTreeMap<String, u64>,
 }
 
 /// A consumer, built (connected) before the clock starts.
@@ -214,6 +269,7 @@ async fn rust_round(
     consumer: Consumer,
     conc: usize,
     loops: usize,
+    loop_mode: LoopMode,
     n: u64,
     timed: bool,
 ) -> Res<Round> {
@@ -264,6 +320,7 @@ async fn rust_round(
     };
 
     let (zset, _) = queue_keys(ns, QNAME);
+    let calls0 = redis_util::command_calls(&mut ctx.raw).await?;
     let redis0 = redis_util::redis_cpu_s(&mut ctx.raw).await.ok();
     let cpu0 = redis_util::process_cpu_s();
     let t0 = Instant::now();
@@ -285,10 +342,13 @@ async fn rust_round(
             }
         }
         Built::Loop(client) => {
+            let acks = (loop_mode == LoopMode::SpawnBatchAck).then(|| ack_task(client.clone()));
             let loops = loops.clamp(1, conc);
             let batch = (conc / loops).max(1) as u32;
             for _ in 0..loops {
                 let (c, d) = (client.clone(), done.clone());
+                let mode = loop_mode;
+                let acks = acks.clone();
                 tasks.push(tokio::spawn(async move {
                     loop {
                         let got = c
@@ -298,13 +358,60 @@ async fn rust_round(
                         if got.is_empty() {
                             return Ok(());
                         }
-                        for m in &got {
-                            let _ = noop(&d, m).await;
+                        match mode {
+                            LoopMode::Batch => {
+                                for m in &got {
+                                    let _ = noop(&d, m).await;
+                                }
+                                let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+                                c.delete_message_batch(QNAME, &ids)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                            }
+                            LoopMode::Each => {
+                                let each = got.iter().map(|m| {
+                                    let (c, d) = (&c, &d);
+                                    async move {
+                                        let _ = noop(d, m).await;
+                                        c.delete_message(QNAME, &m.id).await
+                                    }
+                                });
+                                for r in futures_util::future::join_all(each).await {
+                                    r.map_err(|e| e.to_string())?;
+                                }
+                            }
+                            LoopMode::Spawn => {
+                                let mut each = Vec::with_capacity(got.len());
+                                for m in got {
+                                    let (c, d) = (c.clone(), d.clone());
+                                    each.push(tokio::spawn(async move {
+                                        let _ = noop(&d, &m).await;
+                                        c.delete_message(QNAME, &m.id).await
+                                    }));
+                                }
+                                for t in each {
+                                    t.await
+                                        .map_err(|e| e.to_string())?
+                                        .map_err(|e| e.to_string())?;
+                                }
+                            }
+                            LoopMode::SpawnBatchAck => {
+                                let acks = acks.as_ref().expect("an acknowledging task");
+                                let mut each = Vec::with_capacity(got.len());
+                                for m in got {
+                                    let (acks, d) = (acks.clone(), d.clone());
+                                    each.push(tokio::spawn(async move {
+                                        let _ = noop(&d, &m).await;
+                                        let (tx, rx) = tokio::sync::oneshot::channel();
+                                        acks.send((m.id, tx)).map_err(|e| e.to_string())?;
+                                        rx.await.map_err(|e| e.to_string())?
+                                    }));
+                                }
+                                for t in each {
+                                    t.await.map_err(|e| e.to_string())??;
+                                }
+                            }
                         }
-                        let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
-                        c.delete_message_batch(QNAME, &ids)
-                            .await
-                            .map_err(|e| e.to_string())?;
                     }
                 }));
             }
@@ -324,6 +431,15 @@ async fn rust_round(
     let elapsed = t0.elapsed();
     let cpu1 = redis_util::process_cpu_s();
     let redis1 = redis_util::redis_cpu_s(&mut ctx.raw).await.ok();
+    let calls1 = redis_util::command_calls(&mut ctx.raw).await?;
+    let calls: BTreeMap<String, u64> = calls1
+        .into_iter()
+        .map(|(k, v)| {
+            let d = v.saturating_sub(calls0.get(&k).copied().unwrap_or(0));
+            (k, d)
+        })
+        .filter(|(_, d)| *d > 0)
+        .collect();
 
     // Stop.
     if let Some(h) = stop_ours {
@@ -367,10 +483,11 @@ async fn rust_round(
     let handled = done.count.load(Ordering::Relaxed);
     if timed {
         eprintln!(
-            "worker {:<40} {conc:>2} tasks: {n} messages in {:.3} s = {:.0}/s",
+            "worker {:<40} {conc:>2} tasks: {n} messages in {:.3} s = {:.0}/s; Redis calls per message: {}",
             consumer.key(),
             elapsed.as_secs_f64(),
-            n as f64 / elapsed.as_secs_f64()
+            n as f64 / elapsed.as_secs_f64(),
+            calls_text(&calls, n)
         );
     }
     Ok(Round {
@@ -379,7 +496,20 @@ async fn rust_round(
         client_cpu_s: cpu0.zip(cpu1).map(|(a, b)| b - a),
         redis_cpu_s: redis0.zip(redis1).map(|(a, b)| b - a),
         duplicates: handled.saturating_sub(n),
+        calls,
     })
+}
+
+/// Redis commands per message, the most frequent first (those above 0.005 per message).
+pub fn calls_text(calls: &BTreeMap<String, u64>, msgs: u64) -> String {
+    let mut v: Vec<(&String, &u64)> = calls.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1));
+    v.iter()
+        .map(|(k, c)| (k, **c as f64 / msgs.max(1) as f64))
+        .filter(|(_, r)| *r >= 0.005)
+        .map(|(k, r)| format!("{k} {r:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One round of BullMQ: the node script does its warm-up, pre-fill and timed phase.
@@ -421,6 +551,7 @@ fn bullmq_round(target: &Target, prefix: &str, conc: usize, n: u64, warmup: u64)
         client_cpu_s: v["cpu_us"].as_f64().map(|u| u / 1e6),
         redis_cpu_s: None,
         duplicates: 0,
+        calls: BTreeMap::new(),
     })
 }
 
@@ -430,6 +561,8 @@ pub struct WorkerArgs {
     pub n: u64,
     pub rounds: u32,
     pub loops: usize,
+    pub loop_mode: LoopMode,
+    pub consumers: Vec<Consumer>,
     /// Messages of the latency measurement, and the pause between sends.
     pub latency_msgs: u64,
     pub latency_interval: Duration,
@@ -437,8 +570,12 @@ pub struct WorkerArgs {
 
 /// Runs the worker cell at every concurrency of `concs`.
 pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerReport {
-    let bull = bullmq_available();
-    if let Err(e) = &bull {
+    let bull = if wa.consumers.contains(&Consumer::BullMq) {
+        bullmq_available()
+    } else {
+        Err("not requested".into())
+    };
+    if let (Err(e), true) = (&bull, wa.consumers.contains(&Consumer::BullMq)) {
         eprintln!("worker cell: BullMQ skipped: {e}");
     }
     let mut cells = Vec::new();
@@ -446,7 +583,10 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
         let n = if conc <= 1 { (wa.n / 4).max(1) } else { wa.n };
         let warm = (10 * conc as u64).max(500);
         let mut acc: Vec<(Consumer, Vec<Round>, Option<String>)> = Vec::new();
-        for c in Consumer::ALL {
+        for c in Consumer::ALL
+            .into_iter()
+            .filter(|c| wa.consumers.contains(c))
+        {
             let skip = match (&bull, c) {
                 (Err(e), Consumer::BullMq) => Some(e.clone()),
                 _ => None,
@@ -460,7 +600,9 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
                 continue;
             }
             let ns = ctx.ns(c.short());
-            if let Err(e) = rust_round(ctx, &ns, *c, conc, wa.loops, warm, false).await {
+            if let Err(e) =
+                rust_round(ctx, &ns, *c, conc, wa.loops, wa.loop_mode, warm, false).await
+            {
                 *failed = Some(format!("warm-up: {e}"));
             }
             let _ = redis_util::delete_matching(&mut ctx.raw, &format!("{ns}:*")).await;
@@ -477,7 +619,7 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
                     let ns2 = ns.clone();
                     tokio::task::block_in_place(move || bullmq_round(&target, &ns2, conc, n, warm))
                 } else {
-                    rust_round(ctx, &ns, *c, conc, wa.loops, n, true).await
+                    rust_round(ctx, &ns, *c, conc, wa.loops, wa.loop_mode, n, true).await
                 };
                 match r {
                     Ok(r) => rounds.push(r),
@@ -491,18 +633,21 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
             let secs: f64 = rounds.iter().map(|r| r.elapsed.as_secs_f64()).sum();
             let per_msg = |v: Option<f64>| v.filter(|_| msgs > 0).map(|s| s * 1e6 / msgs as f64);
             let sum = |f: fn(&Round) -> Option<f64>| {
-                rounds
-                    .iter()
-                    .map(f)
-                    .try_fold(0.0, |a, x| x.map(|x| a + x))
+                rounds.iter().map(f).try_fold(0.0, |a, x| x.map(|x| a + x))
             };
             let loops = wa.loops.clamp(1, conc);
             let shape = match c {
                 Consumer::Ours => format!("1 Worker, concurrency({conc}), 1 connection"),
                 Consumer::Peer => format!("{conc} Worker(s), 1 connection each"),
                 Consumer::HandLoop => format!(
-                    "{loops} loop(s) × batches of {} on 1 client",
-                    (conc / loops).max(1)
+                    "{loops} loop(s) × batches of {} on 1 client, {}",
+                    (conc / loops).max(1),
+                    match wa.loop_mode {
+                        LoopMode::Batch => "handlers in turn, then `delete_message_batch`",
+                        LoopMode::Each => "each message handled and deleted with `delete_message`, concurrently",
+                        LoopMode::Spawn => "each message handled and deleted with `delete_message` in a task of its own",
+                        LoopMode::SpawnBatchAck => "each message handled in a task of its own, deleted by one acknowledging task with `delete_message_batch`",
+                    }
                 ),
                 Consumer::BullMq => format!("1 Worker, concurrency {conc}"),
             };
@@ -521,6 +666,15 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
                 client_cpu_us: per_msg(sum(|r| r.client_cpu_s)),
                 redis_cpu_us: per_msg(sum(|r| r.redis_cpu_s)),
                 duplicates: rounds.iter().map(|r| r.duplicates).sum(),
+                calls_per_msg: {
+                    let mut all = BTreeMap::new();
+                    for r in &rounds {
+                        for (k, v) in &r.calls {
+                            *all.entry(k.clone()).or_insert(0) += v;
+                        }
+                    }
+                    calls_text(&all, msgs)
+                },
                 shape,
                 skipped: failed,
             });
@@ -591,13 +745,8 @@ async fn latency(
         .route(QNAME, move |m: RsmqMessage<Vec<u8>>| {
             let now = base.elapsed().as_nanos() as u64;
             let text = String::from_utf8_lossy(&m.message);
-            if let Some(sent) = text
-                .strip_prefix("t")
-                .and_then(|t| t.parse::<u64>().ok())
-            {
-                s.lock()
-                    .expect("samples")
-                    .push(now.saturating_sub(sent));
+            if let Some(sent) = text.strip_prefix("t").and_then(|t| t.parse::<u64>().ok()) {
+                s.lock().expect("samples").push(now.saturating_sub(sent));
             }
             d.handled();
             async { Ok::<(), Infallible>(()) }
