@@ -283,7 +283,7 @@ async fn rust_round(
         o.create_queue(QNAME, None, None, None).await?;
     }
     let ids = redis_util::new_ids(&mut ctx.raw).await?;
-    redis_util::fill(&mut ctx.raw, ns, QNAME, &ids, 0, n, &vec![b'x'; BODY]).await?;
+    redis_util::fill(&mut ctx.raw, ns, QNAME, &ids, 0, n, &[b'x'; BODY]).await?;
 
     let done = Done::new(n);
     let built = match consumer {
