@@ -403,6 +403,20 @@ fn worker_targets(w: &WorkerReport, out: &mut Vec<TargetLine>) {
             },
             met: (l.sent > 0).then_some(ok && l.p99_us <= 5000.0),
         });
+        if let Some(b) = &w.latency_bare {
+            out.push(TargetLine {
+                name: "(for reference) the same, a bare `receive_message_wait` loop".into(),
+                measured: format!(
+                    "p50 {} ms, p99 {} ms, max {} ms ({} of {} handled)",
+                    ms(b.p50_us),
+                    ms(b.p99_us),
+                    ms(b.max_us),
+                    b.handled,
+                    b.sent
+                ),
+                met: None,
+            });
+        }
     }
 }
 
@@ -497,12 +511,20 @@ fn worker_section(s: &mut String, w: &WorkerReport) {
             c.skipped.as_deref().unwrap_or("")
         );
     }
-    if let Some(l) = &w.latency {
+    for (l, who) in [
+        (&w.latency, "this crate's Worker with realtime on"),
+        (
+            &w.latency_bare,
+            "a bare loop of `receive_message_wait` calls (the same client; one message at a \
+             time)",
+        ),
+    ] {
+        let Some(l) = l else { continue };
         let _ = writeln!(
             s,
-            "- Latency, this crate's Worker with realtime on (concurrency {}), a producer with \
-             realtime sending one message every {} ms: from before the send call to the start \
-             of the handler, p50 {} ms, p99 {} ms, max {} ms; {} of {} handled{}.",
+            "- Latency of {who} (concurrency {}), a producer with realtime sending one message \
+             every {} ms: from before the send call to the start of the handler, p50 {} ms, p99 \
+             {} ms, max {} ms; {} of {} handled{}.",
             l.conc,
             l.interval_us as f64 / 1000.0,
             ms(l.p50_us),
@@ -514,6 +536,19 @@ fn worker_section(s: &mut String, w: &WorkerReport) {
                 .as_deref()
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
+        );
+    }
+    for c in w.cells.iter().filter(|c| c.ok()) {
+        let _ = writeln!(
+            s,
+            "- {} at {} tasks, by round: {} msgs/s",
+            c.consumer.key(),
+            c.conc,
+            c.round_rates
+                .iter()
+                .map(|r| rate(*r))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     s.push('\n');
@@ -1062,15 +1097,20 @@ fn worker_json(w: &WorkerReport) -> Value {
         "bullmq_version": w.bullmq_version,
         "bullmq_skipped": w.bullmq_note,
         "cells": cells,
-        "latency": w.latency.as_ref().map(|l| json!({
-            "sent": l.sent,
-            "handled": l.handled,
-            "interval_us": l.interval_us,
-            "concurrency": l.conc,
-            "p50_us": l.p50_us,
-            "p99_us": l.p99_us,
-            "max_us": l.max_us,
-            "error": l.error,
-        })),
+        "latency": w.latency.as_ref().map(latency_json),
+        "latency_bare_receive_wait_loop": w.latency_bare.as_ref().map(latency_json),
+    })
+}
+
+fn latency_json(l: &crate::worker_cell::Latency) -> Value {
+    json!({
+        "sent": l.sent,
+        "handled": l.handled,
+        "interval_us": l.interval_us,
+        "concurrency": l.conc,
+        "p50_us": l.p50_us,
+        "p99_us": l.p99_us,
+        "max_us": l.max_us,
+        "error": l.error,
     })
 }

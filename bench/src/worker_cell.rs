@@ -165,6 +165,23 @@ pub struct Latency {
     pub p99_us: f64,
     pub max_us: f64,
     pub error: Option<String>,
+    /// Every sample, ns, sorted.
+    pub samples_ns: Vec<u64>,
+}
+
+impl Latency {
+    /// Both measurements as one.
+    fn merged(mut self, o: Latency) -> Latency {
+        self.sent += o.sent;
+        self.handled += o.handled;
+        self.error = self.error.or(o.error);
+        self.samples_ns.extend(o.samples_ns);
+        self.samples_ns.sort_unstable();
+        self.p50_us = percentile(&self.samples_ns, 50.0) / 1000.0;
+        self.p99_us = percentile(&self.samples_ns, 99.0) / 1000.0;
+        self.max_us = self.samples_ns.last().copied().unwrap_or(0) as f64 / 1000.0;
+        self
+    }
 }
 
 /// Everything the worker cell measured.
@@ -172,6 +189,9 @@ pub struct Latency {
 pub struct WorkerReport {
     pub cells: Vec<WorkerCell>,
     pub latency: Option<Latency>,
+    /// The same measurement for a bare loop of `receive_message_wait` calls: what the
+    /// machine and the long poll alone allow.
+    pub latency_bare: Option<Latency>,
     pub loops: usize,
     pub bullmq_note: Option<String>,
     pub bullmq_version: Option<String>,
@@ -681,53 +701,71 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
         }
     }
     let conc = concs.iter().copied().max().unwrap_or(64);
-    let latency = if wa.latency_msgs > 0 {
-        let ns = ctx.ns("w-latency");
-        let l = match latency(ctx, &ns, conc, wa.latency_msgs, wa.latency_interval).await {
-            Ok(l) => l,
-            Err(e) => Latency {
-                sent: 0,
-                handled: 0,
-                interval_us: wa.latency_interval.as_micros() as u64,
-                conc,
-                p50_us: 0.0,
-                p99_us: 0.0,
-                max_us: 0.0,
-                error: Some(e.to_string()),
-            },
-        };
-        let _ = redis_util::delete_matching(&mut ctx.raw, &format!("{ns}:*")).await;
-        eprintln!(
-            "worker latency (realtime, one send every {} µs): {} of {} handled, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs{}",
-            l.interval_us,
-            l.handled,
-            l.sent,
-            l.p50_us,
-            l.p99_us,
-            l.max_us,
-            l.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
-        );
-        Some(l)
-    } else {
-        None
-    };
+    // The worker's latency, then a bare long-poll loop's, alternating in halves so both see
+    // the machine alike.
+    let (mut latency_worker, mut latency_bare) = (None::<Latency>, None::<Latency>);
+    if wa.latency_msgs > 0 {
+        let half = wa.latency_msgs.div_ceil(2);
+        for _ in 0..2 {
+            for bare in [false, true] {
+                let ns = ctx.ns("w-latency");
+                let l = latency(ctx, &ns, conc, half, wa.latency_interval, bare)
+                    .await
+                    .unwrap_or_else(|e| Latency {
+                        sent: 0,
+                        handled: 0,
+                        interval_us: wa.latency_interval.as_micros() as u64,
+                        conc,
+                        p50_us: 0.0,
+                        p99_us: 0.0,
+                        max_us: 0.0,
+                        error: Some(e.to_string()),
+                        samples_ns: Vec::new(),
+                    });
+                let _ = redis_util::delete_matching(&mut ctx.raw, &format!("{ns}:*")).await;
+                eprintln!(
+                    "latency of {} (realtime, one send every {} µs): {} of {} handled, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs{}",
+                    if bare { "a receive_message_wait loop" } else { "this crate's Worker" },
+                    l.interval_us,
+                    l.handled,
+                    l.sent,
+                    l.p50_us,
+                    l.p99_us,
+                    l.max_us,
+                    l.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                );
+                let slot = if bare {
+                    &mut latency_bare
+                } else {
+                    &mut latency_worker
+                };
+                *slot = Some(match slot.take() {
+                    None => l,
+                    Some(a) => a.merged(l),
+                });
+            }
+        }
+    }
     WorkerReport {
         cells,
-        latency,
+        latency: latency_worker,
+        latency_bare,
         loops: wa.loops,
         bullmq_version: bull.as_ref().ok().cloned(),
         bullmq_note: bull.err(),
     }
 }
 
-/// This crate's worker with realtime on, a producer with realtime on sending one message
-/// every `interval`: the time from just before the send call to the start of the handler.
+/// This crate's worker with realtime on (or, `bare`, a loop of `receive_message_wait` calls,
+/// each message handled in turn), a producer with realtime on sending one message every
+/// `interval`: the time from just before the send call to the start of the handler.
 async fn latency(
     ctx: &mut Ctx,
     ns: &str,
     conc: usize,
     count: u64,
     interval: Duration,
+    bare: bool,
 ) -> Res<Latency> {
     let mut opts = ctx.target.ours(ns);
     opts.realtime = true;
@@ -738,24 +776,50 @@ async fn latency(
     let warm = 50u64;
     let samples = Arc::new(Mutex::new(Vec::with_capacity(count as usize)));
     let done = Done::new(warm + count);
-    let (s, d) = (samples.clone(), done.clone());
-    let worker = rsmq_async::Worker::builder(opts)
-        .concurrency(conc)
-        .use_realtime(true)
-        .route(QNAME, move |m: RsmqMessage<Vec<u8>>| {
+    let handler = {
+        let (s, d) = (samples.clone(), done.clone());
+        move |m: &RsmqMessage<Vec<u8>>| {
             let now = base.elapsed().as_nanos() as u64;
             let text = String::from_utf8_lossy(&m.message);
-            if let Some(sent) = text.strip_prefix("t").and_then(|t| t.parse::<u64>().ok()) {
+            if let Some(sent) = text.strip_prefix('t').and_then(|t| t.parse::<u64>().ok()) {
                 s.lock().expect("samples").push(now.saturating_sub(sent));
             }
             d.handled();
-            async { Ok::<(), Infallible>(()) }
+        }
+    };
+    let mut stop = None;
+    let running = if bare {
+        let c = rsmq_async::Rsmq::new(opts).await?;
+        let d = done.clone();
+        tokio::spawn(async move {
+            while d.count.load(Ordering::Relaxed) < d.target {
+                let got = c
+                    .receive_message_wait::<Vec<u8>>(QNAME, None, Duration::from_secs(1))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(m) = got {
+                    handler(&m);
+                    c.delete_message(QNAME, &m.id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok::<(), String>(())
         })
-        .build()
-        .await?;
-    let handle = worker.handle();
-    let running = tokio::spawn(worker.run());
-    // Let the route reach its long poll.
+    } else {
+        let worker = rsmq_async::Worker::builder(opts)
+            .concurrency(conc)
+            .use_realtime(true)
+            .route(QNAME, move |m: RsmqMessage<Vec<u8>>| {
+                handler(&m);
+                async { Ok::<(), Infallible>(()) }
+            })
+            .build()
+            .await?;
+        stop = Some(worker.handle());
+        tokio::spawn(async move { worker.run().await.map_err(|e| e.to_string()) })
+    };
+    // Let the consumer reach its long poll.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -773,7 +837,9 @@ async fn latency(
         }
     }
     let finished = tokio::time::timeout(Duration::from_secs(30), done.wait()).await;
-    handle.shutdown();
+    if let Some(h) = stop {
+        h.shutdown();
+    }
     let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
     let mut lat = std::mem::take(&mut *samples.lock().expect("samples"));
     lat.sort_unstable();
@@ -781,12 +847,13 @@ async fn latency(
         sent,
         handled: lat.len() as u64,
         interval_us: interval.as_micros() as u64,
-        conc,
+        conc: if bare { 1 } else { conc },
         p50_us: percentile(&lat, 50.0) / 1000.0,
         p99_us: percentile(&lat, 99.0) / 1000.0,
         max_us: lat.last().copied().unwrap_or(0) as f64 / 1000.0,
         error: finished
             .is_err()
             .then(|| "not every message was handled within 30 s".to_string()),
+        samples_ns: lat,
     })
 }
