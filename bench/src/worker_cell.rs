@@ -227,11 +227,12 @@ pub fn bullmq_available() -> Result<String, String> {
     Ok(v["version"].as_str().unwrap_or("?").to_string())
 }
 
-/// Counts handler calls; wakes the bench at the N-th.
+/// Counts handler calls; wakes the bench at the N-th, or when a consumer fails first.
 struct Done {
     count: AtomicU64,
     target: u64,
     all: Notify,
+    failed: Mutex<Option<String>>,
 }
 
 impl Done {
@@ -240,6 +241,7 @@ impl Done {
             count: AtomicU64::new(0),
             target,
             all: Notify::new(),
+            failed: Mutex::new(None),
         })
     }
 
@@ -249,8 +251,21 @@ impl Done {
         }
     }
 
-    async fn wait(&self) {
-        while self.count.load(Ordering::Relaxed) < self.target {
+    /// A consumer stopped before the end.
+    fn fail(&self, why: String) {
+        self.failed.lock().expect("done").get_or_insert(why);
+        self.all.notify_one();
+    }
+
+    /// Until every message is handled; the error of a consumer that stopped first.
+    async fn wait(&self) -> Result<(), String> {
+        loop {
+            if let Some(e) = self.failed.lock().expect("done").clone() {
+                return Err(e);
+            }
+            if self.count.load(Ordering::Relaxed) >= self.target {
+                return Ok(());
+            }
             // `notify_one` stores a permit, so a notification before this await is not lost.
             self.all.notified().await;
         }
@@ -350,14 +365,23 @@ async fn rust_round(
     match built {
         Built::Ours(w) => {
             stop_ours = Some(w.handle());
+            let d = done.clone();
             tasks.push(tokio::spawn(async move {
-                w.run().await.map_err(|e| e.to_string())
+                let r = w.run().await.map_err(|e| e.to_string());
+                if d.count.load(Ordering::Relaxed) < d.target {
+                    d.fail(format!("the Worker stopped early: {r:?}"));
+                }
+                r
             }));
         }
         Built::Peer(ws) => {
             for w in ws {
+                let d = done.clone();
                 tasks.push(tokio::spawn(async move {
-                    w.run().await.map_err(|e| e.to_string())
+                    // 18's `run` returns only on an error.
+                    let r = w.run().await.map_err(|e| e.to_string());
+                    d.fail(format!("an rsmq_async 18 Worker stopped: {r:?}"));
+                    r
                 }));
             }
         }
@@ -369,7 +393,8 @@ async fn rust_round(
                 let (c, d) = (client.clone(), done.clone());
                 let mode = loop_mode;
                 let acks = acks.clone();
-                tasks.push(tokio::spawn(async move {
+                let d2 = d.clone();
+                let one = async move {
                     loop {
                         let got = c
                             .receive_message_batch::<Vec<u8>>(QNAME, None, batch)
@@ -433,13 +458,20 @@ async fn rust_round(
                             }
                         }
                     }
+                };
+                tasks.push(tokio::spawn(async move {
+                    let r: Result<(), String> = one.await;
+                    if let Err(e) = &r {
+                        d2.fail(e.clone());
+                    }
+                    r
                 }));
             }
         }
     }
     // All handled, then all deleted (the sorted set holds hidden messages too).
     let finished = tokio::time::timeout(CELL_TIMEOUT, async {
-        done.wait().await;
+        done.wait().await?;
         loop {
             if redis_util::zcard(&mut ctx.raw, &zset).await? == 0 {
                 return Ok::<(), Box<dyn std::error::Error + Send + Sync>>(());
