@@ -55,8 +55,9 @@ usage: cargo run -p rsmq-bench --release -- [options]
   --no-floor           skip the lone-call floor
   --no-ceiling         skip the redis-benchmark ceiling
   --ceiling-only       run only the redis-benchmark ceiling
-  --worker-n N         messages per round of the worker cell at the highest task count
-                       (a quarter of it at 1 task; default: quick 20000, full 100000)
+  --worker-n N         messages per round of the worker cell above 1 task (default: quick
+                       20000, full 100000)
+  --worker-n1 N        the same at 1 task (default: quick 2000, full 25000)
   --worker-rounds N    timed rounds of each worker cell (default: quick 2, full 3)
   --worker-clients L   consumers of the worker cell: ours,peer,loop,bullmq (default all)
   --hand-loops N       tasks of the hand-written batch loop of the worker cell (default 4;
@@ -90,6 +91,7 @@ pub struct Args {
     pub ceiling: bool,
     pub cells: bool,
     pub worker_n: u64,
+    pub worker_n1: u64,
     pub worker_rounds: u32,
     pub hand_loops: usize,
     pub worker_clients: Vec<worker_cell::Consumer>,
@@ -123,6 +125,7 @@ fn parse_args() -> Result<Args, String> {
         ceiling: true,
         cells: true,
         worker_n: 0,
+        worker_n1: 0,
         worker_rounds: 0,
         hand_loops: 4,
         worker_clients: worker_cell::Consumer::ALL.to_vec(),
@@ -197,6 +200,11 @@ fn parse_args() -> Result<Args, String> {
             "--worker-n" => {
                 a.worker_n = value("--worker-n")?.parse().map_err(|_| "bad --worker-n")?
             }
+            "--worker-n1" => {
+                a.worker_n1 = value("--worker-n1")?
+                    .parse()
+                    .map_err(|_| "bad --worker-n1")?
+            }
             "--worker-rounds" => {
                 a.worker_rounds = value("--worker-rounds")?
                     .parse()
@@ -267,6 +275,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.worker_n == 0 {
         a.worker_n = if a.full { 100_000 } else { 20_000 };
+    }
+    if a.worker_n1 == 0 {
+        a.worker_n1 = if a.full { 25_000 } else { 2_000 };
     }
     if a.worker_rounds == 0 {
         a.worker_rounds = if a.full { 3 } else { 2 };
@@ -537,6 +548,7 @@ async fn run(args: Args) -> Res<()> {
     {
         let wa = worker_cell::WorkerArgs {
             n: args.worker_n,
+            n1: args.worker_n1,
             rounds: args.worker_rounds,
             loops: args.hand_loops,
             consumers: args.worker_clients.clone(),

@@ -7,12 +7,14 @@
 //!   with its own connection (as `Worker::builder` makes it);
 //! - a hand-written loop on this crate: `loops` tasks on one client, each receiving a batch
 //!   of `c / loops` with `receive_message_batch`, calling the handler on each message and
-//!   deleting the batch with `delete_message_batch`, until the queue is empty;
+//!   deleting the batch with `delete_message_batch`, until the queue is empty (`LoopMode`
+//!   varies the delete, to compare with the `Worker`'s);
 //! - BullMQ's `Worker` (concurrency `c`), in `js/bullmq_worker.js`, with its own jobs added by
 //!   `addBulk` under its own key prefix.
 //!
 //! And the latency of this crate's worker at low load with realtime on: one send every
-//! `interval`, from the send call to the start of the handler.
+//! `interval`, from the send call to the start of the handler; the same for a bare loop of
+//! `receive_message_wait` calls, in alternating halves, for reference.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -609,8 +611,9 @@ fn bullmq_round(target: &Target, prefix: &str, conc: usize, n: u64, warmup: u64)
 
 /// Settings of the worker cell.
 pub struct WorkerArgs {
-    /// Messages per round at the highest concurrency (a quarter of it at 1 task).
+    /// Messages per round above 1 task, and at 1 task.
     pub n: u64,
+    pub n1: u64,
     pub rounds: u32,
     pub loops: usize,
     pub loop_mode: LoopMode,
@@ -632,7 +635,7 @@ pub async fn run(ctx: &mut Ctx, wa: &WorkerArgs, concs: &[usize]) -> WorkerRepor
     }
     let mut cells = Vec::new();
     for &conc in concs {
-        let n = if conc <= 1 { (wa.n / 4).max(1) } else { wa.n };
+        let n = if conc <= 1 { wa.n1 } else { wa.n }.max(1);
         let warm = (10 * conc as u64).max(500);
         let mut acc: Vec<(Consumer, Vec<Round>, Option<String>)> = Vec::new();
         for c in Consumer::ALL
