@@ -11,6 +11,7 @@ mod floor;
 mod js;
 mod redis_util;
 mod report;
+mod worker_cell;
 mod workload;
 
 use std::collections::HashMap;
@@ -43,7 +44,7 @@ usage: cargo run -p rsmq-bench --release -- [options]
   --threads N          Tokio worker threads (default: CPUs - 1, leaving one to Redis)
   --pool-size N        connections of the PooledRsmq cells (default 64, one per task)
   --only LIST          run only these operations (comma-separated names as in the table),
-                       e.g. --only send,receive+delete,pop
+                       e.g. --only send,receive+delete,pop; `worker` names the worker cell
   --clients LIST       run only these clients: ours,pooled,peer,js,floor (comma-separated);
                        add peer-loop for rsmq_async 18 deleting batches one id at a time
                        (floor: the lone-call floor of the 1-task send, receive+delete and
@@ -54,6 +55,20 @@ usage: cargo run -p rsmq-bench --release -- [options]
   --no-floor           skip the lone-call floor
   --no-ceiling         skip the redis-benchmark ceiling
   --ceiling-only       run only the redis-benchmark ceiling
+  --worker-n N         messages per round of the worker cell above 1 task (default: quick
+                       20000, full 100000)
+  --worker-n1 N        the same at 1 task (default: quick 2000, full 25000)
+  --worker-rounds N    timed rounds of each worker cell (default: quick 2, full 3)
+  --worker-clients L   consumers of the worker cell: ours,peer,loop,bullmq (default all)
+  --hand-loops N       tasks of the hand-written batch loop of the worker cell (default 4;
+                       each receives batches of tasks / N)
+  --loop-mode M        how the hand-written loop deletes: batch (default: handlers, then
+                       delete_message_batch), each (delete_message per message, all at
+                       once), spawn (as each, a task per message, as the Worker does),
+                       spawn-batch-ack (a task per message, deletes gathered by one task
+                       into delete_message_batch calls)
+  --latency-msgs N     messages of the worker latency measurement (default: quick 300,
+                       full 1000; 0 skips it), one every --latency-interval-us (default 2000)
   --dump-scripts DIR   write this crate's Lua scripts (as the ceiling runs them) to DIR and exit
   -h, --help           this text
 ";
@@ -75,6 +90,14 @@ pub struct Args {
     pub js: bool,
     pub ceiling: bool,
     pub cells: bool,
+    pub worker_n: u64,
+    pub worker_n1: u64,
+    pub worker_rounds: u32,
+    pub hand_loops: usize,
+    pub worker_clients: Vec<worker_cell::Consumer>,
+    pub loop_mode: worker_cell::LoopMode,
+    pub latency_msgs: u64,
+    pub latency_interval: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -101,6 +124,14 @@ fn parse_args() -> Result<Args, String> {
         js: true,
         ceiling: true,
         cells: true,
+        worker_n: 0,
+        worker_n1: 0,
+        worker_rounds: 0,
+        hand_loops: 4,
+        worker_clients: worker_cell::Consumer::ALL.to_vec(),
+        loop_mode: worker_cell::LoopMode::Batch,
+        latency_msgs: u64::MAX,
+        latency_interval: Duration::from_millis(2),
     };
     let mut duration_ms = None;
     let mut it = std::env::args().skip(1);
@@ -166,6 +197,57 @@ fn parse_args() -> Result<Args, String> {
                     })
                     .collect::<Result<_, _>>()?
             }
+            "--worker-n" => {
+                a.worker_n = value("--worker-n")?.parse().map_err(|_| "bad --worker-n")?
+            }
+            "--worker-n1" => {
+                a.worker_n1 = value("--worker-n1")?
+                    .parse()
+                    .map_err(|_| "bad --worker-n1")?
+            }
+            "--worker-rounds" => {
+                a.worker_rounds = value("--worker-rounds")?
+                    .parse()
+                    .map_err(|_| "bad --worker-rounds")?
+            }
+            "--hand-loops" => {
+                a.hand_loops = value("--hand-loops")?
+                    .parse()
+                    .map_err(|_| "bad --hand-loops")?
+            }
+            "--worker-clients" => {
+                a.worker_clients = value("--worker-clients")?
+                    .split(',')
+                    .map(|s| match s.trim() {
+                        "ours" => Ok(worker_cell::Consumer::Ours),
+                        "peer" | "peer18" => Ok(worker_cell::Consumer::Peer),
+                        "loop" => Ok(worker_cell::Consumer::HandLoop),
+                        "bullmq" => Ok(worker_cell::Consumer::BullMq),
+                        other => Err(format!("unknown worker consumer `{other}`")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--loop-mode" => {
+                a.loop_mode = match value("--loop-mode")?.as_str() {
+                    "batch" => worker_cell::LoopMode::Batch,
+                    "each" => worker_cell::LoopMode::Each,
+                    "spawn" => worker_cell::LoopMode::Spawn,
+                    "spawn-batch-ack" => worker_cell::LoopMode::SpawnBatchAck,
+                    other => return Err(format!("unknown --loop-mode `{other}`")),
+                }
+            }
+            "--latency-msgs" => {
+                a.latency_msgs = value("--latency-msgs")?
+                    .parse()
+                    .map_err(|_| "bad --latency-msgs")?
+            }
+            "--latency-interval-us" => {
+                a.latency_interval = Duration::from_micros(
+                    value("--latency-interval-us")?
+                        .parse()
+                        .map_err(|_| "bad --latency-interval-us")?,
+                )
+            }
             "--no-js" => a.js = false,
             "--no-floor" => a.clients.retain(|c| *c != ClientKind::Floor),
             "--no-ceiling" => a.ceiling = false,
@@ -191,8 +273,20 @@ fn parse_args() -> Result<Args, String> {
     if a.rounds == 0 {
         a.rounds = if a.full { 10 } else { 4 };
     }
-    if a.threads == 0 || a.pool_size == 0 {
-        return Err("--threads and --pool-size must be at least 1".into());
+    if a.worker_n == 0 {
+        a.worker_n = if a.full { 100_000 } else { 20_000 };
+    }
+    if a.worker_n1 == 0 {
+        a.worker_n1 = if a.full { 25_000 } else { 2_000 };
+    }
+    if a.worker_rounds == 0 {
+        a.worker_rounds = if a.full { 3 } else { 2 };
+    }
+    if a.latency_msgs == u64::MAX {
+        a.latency_msgs = if a.full { 1000 } else { 300 };
+    }
+    if a.threads == 0 || a.pool_size == 0 || a.hand_loops == 0 {
+        return Err("--threads, --pool-size and --hand-loops must be at least 1".into());
     }
     Ok(a)
 }
@@ -259,6 +353,7 @@ pub struct RunReport {
     pub ceilings: Vec<CeilingResult>,
     pub ceiling_errors: Vec<String>,
     pub js_note: Option<String>,
+    pub worker: Option<worker_cell::WorkerReport>,
     pub started_unix: u64,
     pub wall_s: f64,
 }
@@ -449,6 +544,23 @@ async fn run(args: Args) -> Res<()> {
         }
     }
 
+    let worker = if args.cells && (args.only.is_empty() || args.only.iter().any(|o| o == "worker"))
+    {
+        let wa = worker_cell::WorkerArgs {
+            n: args.worker_n,
+            n1: args.worker_n1,
+            rounds: args.worker_rounds,
+            loops: args.hand_loops,
+            consumers: args.worker_clients.clone(),
+            loop_mode: args.loop_mode,
+            latency_msgs: args.latency_msgs,
+            latency_interval: args.latency_interval,
+        };
+        Some(worker_cell::run(&mut ctx, &wa, &args.concs).await)
+    } else {
+        None
+    };
+
     run_ceilings(&mut ctx, &plan_ceilings, &mut ceilings, &mut ceiling_errors).await;
 
     // Leave nothing behind.
@@ -463,6 +575,7 @@ async fn run(args: Args) -> Res<()> {
         ceilings,
         ceiling_errors,
         js_note,
+        worker,
         started_unix,
         wall_s: started.elapsed().as_secs_f64(),
     };

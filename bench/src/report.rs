@@ -7,6 +7,7 @@ use rsmq_async::redis::aio::MultiplexedConnection;
 use serde_json::{json, Value};
 
 use crate::ceiling::{CeilingResult, Script, Via, CLIENTS, PIPELINE};
+use crate::worker_cell::{Consumer, WorkerReport};
 use crate::workload::{ClientKind, Op};
 use crate::{index, Args, CellResult, RunReport, LARGE, SMALL};
 
@@ -337,7 +338,220 @@ pub fn targets(run: &RunReport) -> Vec<TargetLine> {
             met,
         });
     }
+    if let Some(w) = &run.worker {
+        worker_targets(w, &mut out);
+    }
     out
+}
+
+/// The worker cell's targets: at the highest task count, this crate's `Worker` against the
+/// other consumers; and its latency at low load.
+fn worker_targets(w: &WorkerReport, out: &mut Vec<TargetLine>) {
+    let Some(conc) = w.cells.iter().map(|c| c.conc).max() else {
+        return;
+    };
+    let ours = w.get(Consumer::Ours, conc);
+    for (other, what, min) in [
+        (Consumer::Peer, "rsmq_async 18's Worker", 5.0),
+        (Consumer::BullMq, "BullMQ's Worker", 1.5),
+        (Consumer::HandLoop, "the hand-written batch loop", 0.8),
+    ] {
+        let o = w.get(other, conc);
+        let r = ours.zip(o).map(|(a, b)| a.msgs_per_s / b.msgs_per_s);
+        let min_text = if min < 1.0 {
+            format!("{:.0}%", min * 100.0)
+        } else {
+            format!("{min}×")
+        };
+        let measured = match (r, ours, o) {
+            (Some(r), Some(a), Some(b)) => format!(
+                "{} ({} vs {} msgs/s)",
+                if min < 1.0 {
+                    format!("{:.0}%", r * 100.0)
+                } else {
+                    format!("{r:.2}×")
+                },
+                rate(a.msgs_per_s),
+                rate(b.msgs_per_s)
+            ),
+            _ => "not measured".into(),
+        };
+        out.push(TargetLine {
+            name: format!("worker, {conc} tasks: this crate's Worker ÷ {what} ≥ {min_text}"),
+            measured,
+            met: r.map(|r| r >= min),
+        });
+    }
+    if let Some(l) = &w.latency {
+        let ok = l.error.is_none() && l.handled == l.sent && l.sent > 0;
+        out.push(TargetLine {
+            name: format!(
+                "worker latency, realtime, one send every {} ms: p99 send → handler start ≤ 5 ms",
+                l.interval_us as f64 / 1000.0
+            ),
+            measured: if l.sent == 0 {
+                format!("not measured ({})", l.error.as_deref().unwrap_or("?"))
+            } else {
+                format!(
+                    "p50 {} ms, p99 {} ms, max {} ms ({} of {} handled)",
+                    ms(l.p50_us),
+                    ms(l.p99_us),
+                    ms(l.max_us),
+                    l.handled,
+                    l.sent
+                )
+            },
+            met: (l.sent > 0).then_some(ok && l.p99_us <= 5000.0),
+        });
+        if let Some(b) = &w.latency_bare {
+            out.push(TargetLine {
+                name: "(for reference) the same, a bare `receive_message_wait` loop".into(),
+                measured: format!(
+                    "p50 {} ms, p99 {} ms, max {} ms ({} of {} handled)",
+                    ms(b.p50_us),
+                    ms(b.p99_us),
+                    ms(b.max_us),
+                    b.handled,
+                    b.sent
+                ),
+                met: None,
+            });
+        }
+    }
+}
+
+/// The worker cell's section of the report.
+fn worker_section(s: &mut String, w: &WorkerReport) {
+    let _ = writeln!(
+        s,
+        "## Worker: queued messages, no-op handler
+"
+    );
+    let mut concs: Vec<usize> = w.cells.iter().map(|c| c.conc).collect();
+    concs.sort_unstable();
+    concs.dedup();
+    let bull = match &w.bullmq_version {
+        Some(v) => format!("BullMQ {v} Worker"),
+        None => "BullMQ Worker".into(),
+    };
+    let _ = writeln!(
+        s,
+        "N messages of {} B are queued (untimed); each cell is the time from the consumer's \
+         start until all N are handled by a no-op handler and deleted (BullMQ: completed and \
+         removed), as messages/s, over every round. Cell: **messages/s** · CPU per message of \
+         the client process / of Redis's main thread, µs.\n",
+        crate::worker_cell::BODY
+    );
+    let _ = writeln!(
+        s,
+        "| tasks | N × rounds | this crate's Worker | rsmq_async 18's Worker | hand-written batch loop | {bull} | this ÷ 18 | this ÷ BullMQ | this ÷ hand loop |"
+    );
+    let _ = writeln!(s, "|---:|---:|---|---|---|---|---:|---:|---:|");
+    for conc in concs {
+        let cell = |c: Consumer| -> String {
+            match w.cells.iter().find(|x| x.consumer == c && x.conc == conc) {
+                None => String::new(),
+                Some(x) if !x.ok() => "skipped".into(),
+                Some(x) => {
+                    let opt = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.1}"));
+                    format!(
+                        "**{}** · {}/{}{}",
+                        rate(x.msgs_per_s),
+                        opt(x.client_cpu_us),
+                        opt(x.redis_cpu_us),
+                        if x.duplicates > 0 {
+                            format!(" ({} handled twice)", x.duplicates)
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+            }
+        };
+        let ratio = |o: Consumer| -> String {
+            match (w.get(Consumer::Ours, conc), w.get(o, conc)) {
+                (Some(a), Some(b)) => format!("{:.2}×", a.msgs_per_s / b.msgs_per_s),
+                _ => String::new(),
+            }
+        };
+        let nr = w
+            .cells
+            .iter()
+            .find(|x| x.conc == conc && x.ok())
+            .map_or(String::new(), |x| format!("{} × {}", x.n, x.rounds));
+        let _ = writeln!(
+            s,
+            "| {conc} | {nr} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(Consumer::Ours),
+            cell(Consumer::Peer),
+            cell(Consumer::HandLoop),
+            cell(Consumer::BullMq),
+            ratio(Consumer::Peer),
+            ratio(Consumer::BullMq),
+            ratio(Consumer::HandLoop)
+        );
+    }
+    s.push('\n');
+    let mut shapes: Vec<String> = Vec::new();
+    for c in &w.cells {
+        let line = format!("{} at {} tasks: {}", c.consumer.key(), c.conc, c.shape);
+        if !shapes.contains(&line) {
+            shapes.push(line);
+        }
+    }
+    for line in shapes {
+        let _ = writeln!(s, "- {line}");
+    }
+    for c in w.cells.iter().filter(|c| c.skipped.is_some()) {
+        let _ = writeln!(
+            s,
+            "- {} at {} tasks skipped: {}",
+            c.consumer.key(),
+            c.conc,
+            c.skipped.as_deref().unwrap_or("")
+        );
+    }
+    for (l, who) in [
+        (&w.latency, "this crate's Worker with realtime on"),
+        (
+            &w.latency_bare,
+            "a bare loop of `receive_message_wait` calls (the same client; one message at a \
+             time)",
+        ),
+    ] {
+        let Some(l) = l else { continue };
+        let _ = writeln!(
+            s,
+            "- Latency of {who} (concurrency {}), a producer with realtime sending one message \
+             every {} ms: from before the send call to the start of the handler, p50 {} ms, p99 \
+             {} ms, max {} ms; {} of {} handled{}.",
+            l.conc,
+            l.interval_us as f64 / 1000.0,
+            ms(l.p50_us),
+            ms(l.p99_us),
+            ms(l.max_us),
+            l.handled,
+            l.sent,
+            l.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    for c in w.cells.iter().filter(|c| c.ok()) {
+        let _ = writeln!(
+            s,
+            "- {} at {} tasks, by round: {} msgs/s",
+            c.consumer.key(),
+            c.conc,
+            c.round_rates
+                .iter()
+                .map(|r| rate(*r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    s.push('\n');
 }
 
 fn cell_text(c: Option<&CellResult>) -> String {
@@ -669,6 +883,10 @@ pub fn markdown(run: &RunReport) -> String {
         s.push('\n');
     }
 
+    if let Some(w) = &run.worker {
+        worker_section(&mut s, w);
+    }
+
     let _ = writeln!(s, "## Targets (100-byte bodies unless named)\n");
     let _ = writeln!(s, "| target | measured | verdict |");
     let _ = writeln!(s, "|---|---|---|");
@@ -846,5 +1064,53 @@ pub fn json(run: &RunReport) -> Value {
         "ceiling_errors": run.ceiling_errors,
         "ceilings_by_operation": derived,
         "targets": targets,
+        "worker": run.worker.as_ref().map(worker_json),
+    })
+}
+
+fn worker_json(w: &WorkerReport) -> Value {
+    let cells: Vec<Value> = w
+        .cells
+        .iter()
+        .map(|c| {
+            json!({
+                "consumer": c.consumer.key(),
+                "tasks": c.conc,
+                "shape": c.shape,
+                "n_per_round": c.n,
+                "rounds": c.rounds,
+                "msgs": c.msgs,
+                "elapsed_s": c.elapsed_s,
+                "msgs_per_s": c.msgs_per_s,
+                "round_msgs_per_s": c.round_rates,
+                "client_cpu_us_per_msg": c.client_cpu_us,
+                "redis_cpu_us_per_msg": c.redis_cpu_us,
+                "handled_twice": c.duplicates,
+                "redis_calls_per_msg": c.calls_per_msg,
+                "skipped": c.skipped,
+            })
+        })
+        .collect();
+    json!({
+        "body_bytes": crate::worker_cell::BODY,
+        "hand_loops": w.loops,
+        "bullmq_version": w.bullmq_version,
+        "bullmq_skipped": w.bullmq_note,
+        "cells": cells,
+        "latency": w.latency.as_ref().map(latency_json),
+        "latency_bare_receive_wait_loop": w.latency_bare.as_ref().map(latency_json),
+    })
+}
+
+fn latency_json(l: &crate::worker_cell::Latency) -> Value {
+    json!({
+        "sent": l.sent,
+        "handled": l.handled,
+        "interval_us": l.interval_us,
+        "concurrency": l.conc,
+        "p50_us": l.p50_us,
+        "p99_us": l.p99_us,
+        "max_us": l.max_us,
+        "error": l.error,
     })
 }
