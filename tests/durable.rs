@@ -38,6 +38,26 @@ async fn primary_and_replica() -> (OwnedServer, OwnedServer) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Online is not yet acknowledging: wait until a write of our own is acknowledged.
+    loop {
+        let (_, acked): ((), u64) = redis::pipe()
+            .cmd("SET")
+            .arg("rsmq-test-sync")
+            .arg(1)
+            .cmd("WAIT")
+            .arg(1)
+            .arg(100)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if acked == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never acknowledged a write"
+        );
+    }
     (primary, replica)
 }
 
