@@ -268,6 +268,7 @@ trait Client: Send + Sync + 'static {
     fn visibility_batch<'a>(&'a self, q: &'a str, ids: &'a [String], vt: Duration)
         -> Call<'a, u64>;
     fn delete<'a>(&'a self, q: &'a str, id: &'a str) -> Call<'a, bool>;
+    fn delete_batch<'a>(&'a self, q: &'a str, ids: &'a [String]) -> Call<'a, u64>;
     fn move_to<'a>(&'a self, q: &'a str, id: &'a str, dst: &'a str) -> Call<'a, bool>;
     fn register<'a>(&'a self, id: &'a str, ttl: Duration, entry: &'a str) -> Call<'a, ()>;
     fn unregister<'a>(&'a self, id: &'a str) -> Call<'a, ()>;
@@ -299,6 +300,9 @@ impl<C: RsmqConnection + Send + Sync + 'static> Client for C {
     }
     fn delete<'a>(&'a self, q: &'a str, id: &'a str) -> Call<'a, bool> {
         Box::pin(self.delete_message(q, id))
+    }
+    fn delete_batch<'a>(&'a self, q: &'a str, ids: &'a [String]) -> Call<'a, u64> {
+        Box::pin(self.delete_message_batch(q, ids))
     }
     fn move_to<'a>(&'a self, q: &'a str, id: &'a str, dst: &'a str) -> Call<'a, bool> {
         Box::pin(self.move_message(q, id, dst))
@@ -658,6 +662,7 @@ impl WorkerBuilder {
                 limit: Arc::new(Semaphore::new(limit)),
                 own: Arc::new(Semaphore::new(1)),
                 shared: shared.clone(),
+                acks: std::sync::OnceLock::new(),
             }));
         }
         let (control, _) = watch::channel(State::Running);
@@ -751,7 +756,14 @@ struct Route {
     own: Arc<Semaphore>,
     /// The worker's slots beyond one per route.
     shared: Arc<Semaphore>,
+    /// Where handled messages go to be deleted in batches (set when the worker runs).
+    acks: std::sync::OnceLock<mpsc::UnboundedSender<Ack>>,
 }
+
+/// A handled message to delete, and what its task held: its slot (freed once the message is
+/// deleted, so that a slot's next receive never overtakes the delete) and the shutdown
+/// tracker (so that a shutdown waits for the delete).
+type Ack = (String, Slot, mpsc::Sender<()>);
 
 /// A handler slot: held by a message's task until it ends.
 struct Slot {
@@ -961,6 +973,16 @@ impl Worker {
             .liveness
             .is_some()
             .then(|| tokio::spawn(register(ctx.clone(), stop_registering)));
+        for route in &routes {
+            let (tx, rx) = mpsc::unbounded_channel();
+            if route.acks.set(tx).is_ok() {
+                tokio::spawn(
+                    deleter(ctx.clone(), route.queue.clone(), rx, control.subscribe()).instrument(
+                        tracing::info_span!("rsmq_worker_deletes", queue = %route.queue),
+                    ),
+                );
+            }
+        }
         for route in &routes {
             let task = receive_loop(
                 ctx.clone(),
@@ -1246,11 +1268,12 @@ fn spawn_message(
         async move {
             meter::in_flight(&route.queue, 1.0);
             ctx.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-            process(&ctx, &route, message, state).await;
+            let handled = process(&ctx, &route, message, &state).await;
             ctx.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             meter::in_flight(&route.queue, -1.0);
-            drop(slot);
-            drop(tracker);
+            if let Some(id) = handled {
+                acknowledge(&ctx, &route, id, slot, tracker, &state).await;
+            }
         }
         .instrument(span),
     );
@@ -1285,14 +1308,20 @@ fn is_permanent(e: &(dyn StdError + 'static)) -> bool {
 }
 
 /// One message: run its handler, then acknowledge, retry or dead-letter it.
-async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<State>) {
+/// Returns the id when the handler succeeded and the message is to be deleted.
+async fn process(
+    ctx: &Ctx,
+    route: &Route,
+    message: Raw,
+    state: &watch::Receiver<State>,
+) -> Option<String> {
     let id = message.id.clone();
     let rc = message.rc;
     let started = std::time::Instant::now();
     let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| (route.handler)(message))) {
         Err(p) => Outcome::Panicked(panic_text(&*p)),
         Ok(Err(decode)) => Outcome::Undecodable(decode),
-        Ok(Ok(fut)) => guarded(ctx, route, &id, fut, &state).await,
+        Ok(Ok(fut)) => guarded(ctx, route, &id, fut, state).await,
     };
     let elapsed = started.elapsed();
     if !matches!(outcome, Outcome::Cancelled | Outcome::Undecodable(_)) {
@@ -1302,8 +1331,8 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
         Outcome::Done(Ok(())) => {
             meter::count("rsmq_worker_handled_total", &route.queue);
             ctx.counters.handled.fetch_add(1, Ordering::Relaxed);
-            acknowledge(ctx, route, &id, &state).await;
             tracing::debug!(?elapsed, "rsmq worker: message handled");
+            return Some(id);
         }
         Outcome::Done(Err(e)) => {
             let permanent = is_permanent(&*e);
@@ -1350,6 +1379,7 @@ async fn process(ctx: &Ctx, route: &Route, message: Raw, state: watch::Receiver<
             }
         }
     }
+    None
 }
 
 /// Runs a handler's future with its heartbeat, timeout, panic guard and cancellation.
@@ -1360,8 +1390,15 @@ async fn guarded(
     fut: HandlerFuture,
     state: &watch::Receiver<State>,
 ) -> Outcome {
+    let mut guarded = AssertUnwindSafe(fut).catch_unwind();
+    // A handler done at its first poll needs no timer, heartbeat or watch of the shutdown.
+    if let Some(result) = (&mut guarded).now_or_never() {
+        return match result {
+            Ok(r) => Outcome::Done(r),
+            Err(p) => Outcome::Panicked(panic_text(&*p)),
+        };
+    }
     let run = async {
-        let guarded = AssertUnwindSafe(fut).catch_unwind();
         let result = match route.timeout {
             Some(t) => match tokio::time::timeout(t, guarded).await {
                 Ok(r) => r,
@@ -1398,18 +1435,70 @@ async fn guarded(
         .unwrap_or(Outcome::Cancelled)
 }
 
-/// Deletes a handled message, trying again a few times while Redis fails.
-async fn acknowledge(ctx: &Ctx, route: &Route, id: &str, state: &watch::Receiver<State>) {
+/// Deletes a handled message: hands it, with its slot and the shutdown tracker, to the
+/// route's deleter, which deletes what has gathered in one `delete_message_batch` (one `ZREM`
+/// and one `HDEL` for all of them) and then frees their slots. Deletes it here when the
+/// deleter is not running.
+async fn acknowledge(
+    ctx: &Ctx,
+    route: &Route,
+    id: String,
+    slot: Slot,
+    tracker: mpsc::Sender<()>,
+    state: &watch::Receiver<State>,
+) {
+    let ack = (id, slot, tracker);
+    let ack = match route.acks.get() {
+        Some(acks) => match acks.send(ack) {
+            Ok(()) => return,
+            Err(mpsc::error::SendError(ack)) => ack,
+        },
+        None => ack,
+    };
+    delete_with_retries(ctx, &route.queue, std::slice::from_ref(&ack.0), state).await;
+}
+
+/// A route's deleter: takes the handled messages that have gathered (at most a batch),
+/// deletes them in one call, then frees their slots; goes on until the worker is gone.
+async fn deleter(
+    ctx: Arc<Ctx>,
+    queue: String,
+    mut acks: mpsc::UnboundedReceiver<Ack>,
+    state: watch::Receiver<State>,
+) {
+    let mut batch: Vec<Ack> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    while acks.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        ids.extend(batch.iter().map(|(id, _, _)| id.clone()));
+        delete_with_retries(&ctx, &queue, &ids, &state).await;
+        ids.clear();
+        batch.clear();
+    }
+}
+
+/// Deletes `ids`, trying again after failures (deleting a message that is gone already is
+/// no error, so trying again is safe); gives up after [`DELETE_TRIES`] tries, or at once when
+/// the shutdown is cancelling handlers.
+async fn delete_with_retries(
+    ctx: &Ctx,
+    queue: &str,
+    ids: &[String],
+    state: &watch::Receiver<State>,
+) {
     let mut pause = DELETE_RETRY_MIN;
     for attempt in 1..=DELETE_TRIES {
-        match ctx.client.delete(&route.queue, id).await {
-            Ok(_) => return,
+        let result = match ids {
+            [id] => ctx.client.delete(queue, id).await.map(drop),
+            _ => ctx.client.delete_batch(queue, ids).await.map(drop),
+        };
+        match result {
+            Ok(()) => return,
             Err(e) if attempt == DELETE_TRIES || *state.borrow() == State::Cancelling => {
-                tracing::warn!(error = %e, "rsmq worker: could not delete a handled message; it will be received again after its vt");
+                tracing::warn!(error = %e, messages = ids.len(), "rsmq worker: could not delete handled messages; they will be received again after their vt");
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "rsmq worker: delete failed; retrying in {pause:?}");
+                tracing::warn!(error = %e, messages = ids.len(), "rsmq worker: delete failed; retrying in {pause:?}");
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
