@@ -760,10 +760,9 @@ struct Route {
     acks: std::sync::OnceLock<mpsc::UnboundedSender<Ack>>,
 }
 
-/// A handled message to delete, and what its task held: its slot (freed once the message is
-/// deleted, so that a slot's next receive never overtakes the delete) and the shutdown
-/// tracker (so that a shutdown waits for the delete).
-type Ack = (String, Slot, mpsc::Sender<()>);
+/// A handled message to delete, and the shutdown tracker its task held (so that a shutdown
+/// waits for the delete).
+type Ack = (String, mpsc::Sender<()>);
 
 /// A handler slot: held by a message's task until it ends.
 struct Slot {
@@ -1271,8 +1270,11 @@ fn spawn_message(
             let handled = process(&ctx, &route, message, &state).await;
             ctx.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             meter::in_flight(&route.queue, -1.0);
+            // The handler is done: its slot goes to the next message now, while the delete
+            // joins the route's next batch.
+            drop(slot);
             if let Some(id) = handled {
-                acknowledge(&ctx, &route, id, slot, tracker, &state).await;
+                acknowledge(&ctx, &route, id, tracker, &state).await;
             }
         }
         .instrument(span),
@@ -1435,19 +1437,17 @@ async fn guarded(
         .unwrap_or(Outcome::Cancelled)
 }
 
-/// Deletes a handled message: hands it, with its slot and the shutdown tracker, to the
-/// route's deleter, which deletes what has gathered in one `delete_message_batch` (one `ZREM`
-/// and one `HDEL` for all of them) and then frees their slots. Deletes it here when the
-/// deleter is not running.
+/// Deletes a handled message: hands it, with the shutdown tracker, to the route's deleter,
+/// which deletes what has gathered in one `delete_message_batch` (one `ZREM` and one `HDEL`
+/// for all of them). Deletes it here when the deleter is not running.
 async fn acknowledge(
     ctx: &Ctx,
     route: &Route,
     id: String,
-    slot: Slot,
     tracker: mpsc::Sender<()>,
     state: &watch::Receiver<State>,
 ) {
-    let ack = (id, slot, tracker);
+    let ack = (id, tracker);
     let ack = match route.acks.get() {
         Some(acks) => match acks.send(ack) {
             Ok(()) => return,
@@ -1459,7 +1459,7 @@ async fn acknowledge(
 }
 
 /// A route's deleter: takes the handled messages that have gathered (at most a batch),
-/// deletes them in one call, then frees their slots; goes on until the worker is gone.
+/// deletes them in one call, then lets their trackers go; goes on until the worker is gone.
 async fn deleter(
     ctx: Arc<Ctx>,
     queue: String,
@@ -1469,7 +1469,7 @@ async fn deleter(
     let mut batch: Vec<Ack> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
     while acks.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        ids.extend(batch.iter().map(|(id, _, _)| id.clone()));
+        ids.extend(batch.iter().map(|(id, _)| id.clone()));
         delete_with_retries(&ctx, &queue, &ids, &state).await;
         ids.clear();
         batch.clear();
