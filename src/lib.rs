@@ -22,6 +22,8 @@ mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
 mod reply;
+#[cfg(feature = "sentinel")]
+mod sentinel;
 #[cfg(feature = "sync")]
 mod sync;
 mod units;
@@ -55,6 +57,9 @@ pub use redis;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+pub use sentinel::SENTINEL_FENCE;
 pub use units::ScoreUnit;
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;

@@ -1,0 +1,282 @@
+//! Redis Sentinel: one master, two replicas and three sentinels on loopback, started by each
+//! test (free ports; everything killed and removed when the test ends, failed or not).
+//! Operations through the sentinels; a graceful failover and a crashed master under a
+//! producer; clear errors.
+#![cfg(feature = "sentinel")]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::sentinel::{cli, Deployment, SentinelServer, MASTER};
+use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
+
+async fn client(d: &Deployment, test: &str, realtime: bool) -> (Rsmq, String) {
+    let ns = common::namespace(test);
+    let options = RsmqOptions {
+        ns: ns.clone(),
+        realtime,
+        ..Default::default()
+    };
+    let rsmq = Rsmq::new_sentinel(d.sentinel_addrs(), MASTER, options)
+        .await
+        .expect("connect through the sentinels");
+    (rsmq, ns)
+}
+
+#[tokio::test]
+async fn operations_go_to_the_master() {
+    let d = Deployment::start();
+    let (rsmq, ns) = client(&d, "ops", true).await;
+    let master = d.master_port();
+    assert_eq!(
+        rsmq.sentinel_master().await.unwrap(),
+        format!("127.0.0.1:{master}")
+    );
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "one", None).await.unwrap();
+    let msg = rsmq
+        .receive_message::<String>("q", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((msg.id.as_str(), msg.message.as_str()), (id.as_str(), "one"));
+    assert!(rsmq.delete_message("q", &id).await.unwrap());
+    let ids = rsmq
+        .send_message_batch("q", vec!["a", "b", "c"], None)
+        .await
+        .unwrap();
+    assert_eq!(d.ids(master, &ns, "q"), {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted
+    });
+    let batch = rsmq
+        .receive_message_batch::<String>("q", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 3);
+    let got: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(rsmq.delete_message_batch("q", &got).await.unwrap(), 3);
+    assert_eq!(rsmq.list_queues().await.unwrap(), vec!["q".to_string()]);
+
+    // Long polling woken by the realtime notification of a send.
+    let waiter = rsmq.clone();
+    let wait = tokio::spawn(async move {
+        let start = Instant::now();
+        let got = waiter
+            .receive_message_wait::<String>("q", None, Duration::from_secs(10))
+            .await
+            .unwrap();
+        (got, start.elapsed())
+    });
+    common::subscribed(&format!("redis://127.0.0.1:{master}/"), &ns).await;
+    let sent_at = Instant::now();
+    rsmq.send_message("q", "wake", None).await.unwrap();
+    let (got, _) = wait.await.unwrap();
+    assert_eq!(got.unwrap().message, "wake");
+    assert!(
+        sent_at.elapsed() < Duration::from_millis(400),
+        "woken after {:?}, not by the notification",
+        sent_at.elapsed()
+    );
+}
+
+/// Sends until stopped, recording every acknowledged id and when the last error was.
+fn producer(
+    rsmq: Rsmq,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<(Instant, String)>, usize)> {
+    tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut errors = 0;
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            match rsmq.send_message("q", format!("m{n}"), None).await {
+                Ok(id) => acked.push((Instant::now(), id)),
+                Err(_) => errors += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        (acked, errors)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_failover_loses_no_acknowledged_send() {
+    let d = Deployment::start();
+    let (rsmq, ns) = client(&d, "graceful", false).await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let old = d.master_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producing = producer(rsmq.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    // The sentinel may not yet consider a replica good enough: ask until it accepts.
+    loop {
+        let out = cli(d.sentinels[0].port, &["sentinel", "failover", MASTER]);
+        if out.trim() == "OK" {
+            break;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "SENTINEL FAILOVER: {out}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new = tokio::task::spawn_blocking({
+        let ports: Vec<u16> = d.sentinels.iter().map(|s| s.port).collect();
+        move || wait_all_name_other(&ports, old, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    let switched = asked.elapsed();
+    // Keep producing a while on the new master, then stop.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (acked, errors) = producing.await.unwrap();
+    let on_new: std::collections::HashSet<String> = d.ids(new, &ns, "q").into_iter().collect();
+    let lost: Vec<&String> = acked
+        .iter()
+        .map(|(_, id)| id)
+        .filter(|id| !on_new.contains(*id))
+        .collect();
+    eprintln!(
+        "graceful failover: sentinels switched after {switched:?}; {} sends acknowledged, \
+         {errors} failed, {} not on the new master",
+        acked.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged sends lost: {lost:?}");
+    assert_eq!(
+        rsmq.sentinel_master().await.unwrap(),
+        format!("127.0.0.1:{new}")
+    );
+    // The client writes to the new master now.
+    let id = rsmq.send_message("q", "after", None).await.unwrap();
+    assert!(d.ids(new, &ns, "q").contains(&id));
+}
+
+/// Waits until every sentinel names a master other than `old`; its port.
+fn wait_all_name_other(sentinels: &[u16], old: u16, within: Duration) -> u16 {
+    let deadline = Instant::now() + within;
+    loop {
+        let ports: Vec<Option<u16>> = sentinels
+            .iter()
+            .map(|&s| {
+                cli(s, &["sentinel", "get-master-addr-by-name", MASTER])
+                    .lines()
+                    .nth(1)
+                    .and_then(|p| p.trim().parse().ok())
+            })
+            .collect();
+        if let Some(Some(p)) = ports.first() {
+            if *p != old && ports.iter().all(|q| *q == Some(*p)) {
+                return *p;
+            }
+        }
+        assert!(Instant::now() < deadline, "no switch from {old}: {ports:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_master_is_replaced_within_seconds() {
+    let mut d = Deployment::start();
+    let (rsmq, ns) = client(&d, "crash", false).await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let old = d.master_port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producing = producer(rsmq.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = Instant::now();
+    d.node(old).kill();
+    // The first send acknowledged after the kill.
+    let recovered = loop {
+        if rsmq.send_message("q", "probe", None).await.is_ok() {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "no send succeeded 15 s after the crash"
+        );
+    };
+    let new = tokio::task::spawn_blocking({
+        let ports: Vec<u16> = d.sentinels.iter().map(|s| s.port).collect();
+        move || wait_all_name_other(&ports, old, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    // The old master comes back empty, as a master, until the sentinels demote it: the
+    // client must not write there.
+    d.node(old).restart();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (acked, errors) = producing.await.unwrap();
+    let on_new: std::collections::HashSet<String> = d.ids(new, &ns, "q").into_iter().collect();
+    let (before, after): (Vec<_>, Vec<_>) = acked.iter().partition(|(at, _)| *at < killed);
+    let lost_after: Vec<&String> = after
+        .iter()
+        .map(|(_, id)| id)
+        .filter(|id| !on_new.contains(*id))
+        .collect();
+    let lost_before = before.iter().filter(|(_, id)| !on_new.contains(id)).count();
+    eprintln!(
+        "crashed master: first send acknowledged {recovered:?} after the kill; {} sends \
+         acknowledged ({} before the crash, {lost_before} of them lost), {errors} failed",
+        acked.len(),
+        before.len()
+    );
+    assert!(lost_after.is_empty(), "acknowledged sends lost: {lost_after:?}");
+    assert!(
+        recovered < Duration::from_secs(6),
+        "recovery took {recovered:?}"
+    );
+    assert_eq!(
+        rsmq.sentinel_master().await.unwrap(),
+        format!("127.0.0.1:{new}")
+    );
+}
+
+#[tokio::test]
+async fn errors_name_the_sentinels_and_no_password() {
+    let options = RsmqOptions {
+        password: Some("data-node-secret".into()),
+        connection_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    // No sentinel.
+    let none: [&str; 0] = [];
+    let err = Rsmq::new_sentinel(none, MASTER, options.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RsmqError::InvalidOptions(_)), "{err}");
+
+    // Nothing listens.
+    let dead = [
+        format!("127.0.0.1:{}", common::free_port()),
+        format!("redis://:sentinel-secret@127.0.0.1:{}", common::free_port()),
+    ];
+    let start = Instant::now();
+    let err = Rsmq::new_sentinel(&dead, MASTER, options.clone())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
+    assert!(text.contains(&dead[0]), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+
+    // A sentinel that knows no such master.
+    let sentinel = SentinelServer::start(None);
+    let err = Rsmq::new_sentinel([sentinel.addr()], "no-such-master", options)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
+    assert!(
+        text.contains(&sentinel.addr()) && text.contains("no-such-master"),
+        "{text}"
+    );
+    assert!(!text.contains("secret"), "{text}");
+}
