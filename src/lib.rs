@@ -54,12 +54,12 @@ pub use pool::{
     PoolOptions, PooledRsmq, RedisConnectionManager, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 pub use redis;
-#[cfg(feature = "sync")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
-pub use sync::{RsmqConnectionSync, RsmqSync};
 #[cfg(feature = "sentinel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub use sentinel::SENTINEL_FENCE;
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+pub use sync::{RsmqConnectionSync, RsmqSync};
 pub use units::ScoreUnit;
 pub use validate::MAX_BATCH;
 pub use wait::FALLBACK_POLL;

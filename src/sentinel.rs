@@ -379,7 +379,10 @@ impl Inner {
                 )),
                 _ => RedisError::from((redis::ErrorKind::Io, "failover in progress")),
             };
-            for addr in found.iter().filter(|a| fenced.as_deref() != Some(a.as_str())) {
+            for addr in found
+                .iter()
+                .filter(|a| fenced.as_deref() != Some(a.as_str()))
+            {
                 match self.connect_master(addr).await {
                     Ok(con) => {
                         tracing::debug!(master = %addr, "master found through the sentinels");
@@ -471,7 +474,10 @@ fn event(channel: &str, text: &str, name: &str) -> Option<Event> {
         return match words.as_slice() {
             [n, old_ip, old_port, new_ip, new_port, ..] if *n == name => {
                 let (old, new) = (old_port.parse().ok()?, new_port.parse().ok()?);
-                Some(Event::Switched(host_port(old_ip, old), host_port(new_ip, new)))
+                Some(Event::Switched(
+                    host_port(old_ip, old),
+                    host_port(new_ip, new),
+                ))
             }
             _ => None,
         };
@@ -681,7 +687,11 @@ impl Rsmq {
         inner.lock().master = Some((master, con));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let handles = (0..inner.sentinels.len())
-                .map(|i| runtime.spawn(watch(Arc::downgrade(&inner), i)).abort_handle())
+                .map(|i| {
+                    runtime
+                        .spawn(watch(Arc::downgrade(&inner), i))
+                        .abort_handle()
+                })
                 .collect();
             *inner.watchers.lock().unwrap_or_else(|e| e.into_inner()) = handles;
         }
@@ -762,11 +772,19 @@ mod tests {
             ))
         );
         assert_eq!(
-            event("+switch-master", "other 127.0.0.1 7200 127.0.0.1 7202", "mymaster"),
+            event(
+                "+switch-master",
+                "other 127.0.0.1 7200 127.0.0.1 7202",
+                "mymaster"
+            ),
             None
         );
         assert_eq!(
-            event("+try-failover", "master mymaster 127.0.0.1 7200", "mymaster"),
+            event(
+                "+try-failover",
+                "master mymaster 127.0.0.1 7200",
+                "mymaster"
+            ),
             Some(Event::Starts("127.0.0.1:7200".into()))
         );
         assert_eq!(
@@ -789,7 +807,10 @@ mod tests {
             event("+sdown", "master mymaster 127.0.0.1 7200", "mymaster"),
             None
         );
-        assert_eq!(event("+try-failover", "master other 1.2.3.4 1", "mymaster"), None);
+        assert_eq!(
+            event("+try-failover", "master other 1.2.3.4 1", "mymaster"),
+            None
+        );
     }
 
     #[test]
@@ -802,8 +823,13 @@ mod tests {
         assert_eq!(a, "10.0.0.1:26379");
         assert_eq!(s.password, None);
         let (a, s) = sentinel_options("redis://:s%40cret@10.0.0.2:5000", &o).unwrap();
-        assert_eq!((a.as_str(), s.password.as_deref()), ("10.0.0.2:5000", Some("s@cret")));
-        let e = sentinel_options("http://u:pw@h:1", &o).unwrap_err().to_string();
+        assert_eq!(
+            (a.as_str(), s.password.as_deref()),
+            ("10.0.0.2:5000", Some("s@cret"))
+        );
+        let e = sentinel_options("http://u:pw@h:1", &o)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("http://h:1") && !e.contains("pw"), "{e}");
     }
 }

@@ -42,7 +42,10 @@ async fn operations_go_to_the_master() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((msg.id.as_str(), msg.message.as_str()), (id.as_str(), "one"));
+    assert_eq!(
+        (msg.id.as_str(), msg.message.as_str()),
+        (id.as_str(), "one")
+    );
     assert!(rsmq.delete_message("q", &id).await.unwrap());
     let ids = rsmq
         .send_message_batch("q", vec!["a", "b", "c"], None)
@@ -121,7 +124,10 @@ async fn a_graceful_failover_loses_no_acknowledged_send() {
         if out.trim() == "OK" {
             break;
         }
-        assert!(asked.elapsed() < Duration::from_secs(10), "SENTINEL FAILOVER: {out}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "SENTINEL FAILOVER: {out}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let new = tokio::task::spawn_blocking({
@@ -143,9 +149,10 @@ async fn a_graceful_failover_loses_no_acknowledged_send() {
         .collect();
     eprintln!(
         "graceful failover: sentinels switched after {switched:?}; {} sends acknowledged, \
-         {errors} failed, {} not on the new master",
+         {errors} failed, {} not on the new master; sending stalled at most {:?}",
         acked.len(),
-        lost.len()
+        lost.len(),
+        longest_gap(&acked)
     );
     assert!(lost.is_empty(), "acknowledged sends lost: {lost:?}");
     assert_eq!(
@@ -155,6 +162,15 @@ async fn a_graceful_failover_loses_no_acknowledged_send() {
     // The client writes to the new master now.
     let id = rsmq.send_message("q", "after", None).await.unwrap();
     assert!(d.ids(new, &ns, "q").contains(&id));
+}
+
+/// The longest time between two acknowledged sends: how long sending stalled.
+fn longest_gap(acked: &[(Instant, String)]) -> Duration {
+    acked
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default()
 }
 
 /// Waits until every sentinel names a master other than `old`; its port.
@@ -223,11 +239,16 @@ async fn a_crashed_master_is_replaced_within_seconds() {
     let lost_before = before.iter().filter(|(_, id)| !on_new.contains(id)).count();
     eprintln!(
         "crashed master: first send acknowledged {recovered:?} after the kill; {} sends \
-         acknowledged ({} before the crash, {lost_before} of them lost), {errors} failed",
+         acknowledged ({} before the crash, {lost_before} of them lost), {errors} failed; \
+         sending stalled at most {:?}",
         acked.len(),
-        before.len()
+        before.len(),
+        longest_gap(&acked)
     );
-    assert!(lost_after.is_empty(), "acknowledged sends lost: {lost_after:?}");
+    assert!(
+        lost_after.is_empty(),
+        "acknowledged sends lost: {lost_after:?}"
+    );
     assert!(
         recovered < Duration::from_secs(6),
         "recovery took {recovered:?}"
@@ -265,7 +286,11 @@ async fn errors_name_the_sentinels_and_no_password() {
     assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
     assert!(text.contains(&dead[0]), "{text}");
     assert!(!text.contains("secret"), "{text}");
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 
     // A sentinel that knows no such master.
     let sentinel = SentinelServer::start(None);

@@ -157,9 +157,9 @@ impl Deployment {
                 field("num-slaves").as_deref() == Some("2")
                     && field("num-other-sentinels").as_deref() == Some("2")
             });
-            let replicas_ok = self.nodes[1..].iter().all(|n| {
-                cli(n.port, &["info", "replication"]).contains("master_link_status:up")
-            });
+            let replicas_ok = self.nodes[1..]
+                .iter()
+                .all(|n| cli(n.port, &["info", "replication"]).contains("master_link_status:up"));
             if sentinels_ok && replicas_ok {
                 return;
             }
