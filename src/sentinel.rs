@@ -40,7 +40,12 @@ use crate::{Rsmq, RsmqError, RsmqOptions, RsmqResult};
 
 /// How long the master of a failover that has been announced is avoided at most, when the
 /// sentinels name no other master meanwhile (the failover failed without saying so, or its
-/// end was missed).
+/// end was missed). Calls wait for the new master at most their response timeout, so a call
+/// made meanwhile fails rather than wait this long.
+///
+/// ```
+/// assert_eq!(rsmq_async::SENTINEL_FENCE, std::time::Duration::from_secs(10));
+/// ```
 pub const SENTINEL_FENCE: Duration = Duration::from_secs(10);
 
 /// The first pause between two looks for the master during a failover; it doubles up to

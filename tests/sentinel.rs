@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::sentinel::{cli, Deployment, SentinelServer, MASTER};
+use common::sentinel::{cli, data_node_args, Deployment, SentinelServer, MASTER};
 use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
 
 async fn client(d: &Deployment, test: &str, realtime: bool) -> (Rsmq, String) {
@@ -256,6 +256,69 @@ async fn a_crashed_master_is_replaced_within_seconds() {
     assert_eq!(
         rsmq.sentinel_master().await.unwrap(),
         format!("127.0.0.1:{new}")
+    );
+}
+
+/// A master demoted behind the client's back (no failover announced) answers `READONLY`:
+/// the client asks the sentinels again and sends once more, to the new master.
+#[tokio::test]
+async fn a_readonly_master_is_left_for_the_one_the_sentinels_name() {
+    let args = data_node_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let old = common::OwnedServer::start(&args);
+    let port = old.port.to_string();
+    let mut args = data_node_args().to_vec();
+    args.extend(["--replicaof".into(), "127.0.0.1".into(), port]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let new = common::OwnedServer::start(&args);
+    let sentinel = SentinelServer::start(Some(old.port));
+    let ns = common::namespace("readonly");
+    let options = RsmqOptions {
+        ns: ns.clone(),
+        ..Default::default()
+    };
+    let rsmq = Rsmq::new_sentinel([sentinel.addr()], MASTER, options)
+        .await
+        .unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let first = rsmq.send_message("q", "before", None).await.unwrap();
+    let replicated = Instant::now();
+    while !cli(new.port, &["zrange", &format!("{ns}:q"), "0", "-1"]).contains(&first) {
+        assert!(
+            replicated.elapsed() < Duration::from_secs(10),
+            "no replication"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Swap the roles by hand, and point the sentinel at the new master.
+    assert_eq!(cli(new.port, &["replicaof", "no", "one"]).trim(), "OK");
+    cli(sentinel.port, &["sentinel", "remove", MASTER]);
+    let monitor = cli(
+        sentinel.port,
+        &[
+            "sentinel",
+            "monitor",
+            MASTER,
+            "127.0.0.1",
+            &new.port.to_string(),
+            "1",
+        ],
+    );
+    assert_eq!(monitor.trim(), "OK");
+    assert_eq!(
+        cli(old.port, &["replicaof", "127.0.0.1", &new.port.to_string()]).trim(),
+        "OK"
+    );
+    assert!(cli(old.port, &["set", "probe", "x"]).contains("READONLY"));
+    let second = rsmq.send_message("q", "after", None).await.unwrap();
+    assert_eq!(
+        rsmq.sentinel_master().await.unwrap(),
+        format!("127.0.0.1:{}", new.port)
+    );
+    let on_new = cli(new.port, &["zrange", &format!("{ns}:q"), "0", "-1"]);
+    assert!(
+        on_new.contains(&first) && on_new.contains(&second),
+        "{on_new}"
     );
 }
 

@@ -103,8 +103,9 @@ pub struct Deployment {
     pub sentinels: Vec<SentinelServer>,
 }
 
-/// Arguments that give a data node an RDB file of its own (a replica writes what it syncs).
-fn rdb() -> [String; 2] {
+/// Arguments of every data node: an RDB file of its own (a replica writes what it syncs),
+/// and a replica's first sync at once (not after the default 5 s wait for more replicas).
+pub fn data_node_args() -> [String; 4] {
     [
         "--dbfilename".into(),
         format!(
@@ -112,24 +113,23 @@ fn rdb() -> [String; 2] {
             std::process::id(),
             fastrand::u64(..)
         ),
+        "--repl-diskless-sync-delay".into(),
+        "0".into(),
     ]
 }
 
 impl Deployment {
     pub fn start() -> Deployment {
-        let file = rdb();
-        let master = OwnedServer::start(&[&file[0], &file[1]]);
+        let args = data_node_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let master = OwnedServer::start(&args);
         let port = master.port.to_string();
         let mut nodes = vec![master];
         for _ in 0..2 {
-            let file = rdb();
-            nodes.push(OwnedServer::start(&[
-                "--replicaof",
-                "127.0.0.1",
-                &port,
-                &file[0],
-                &file[1],
-            ]));
+            let mut args = data_node_args().to_vec();
+            args.extend(["--replicaof".into(), "127.0.0.1".into(), port.clone()]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            nodes.push(OwnedServer::start(&args));
         }
         let sentinels: Vec<SentinelServer> = (0..3)
             .map(|_| SentinelServer::start(Some(nodes[0].port)))
