@@ -406,9 +406,12 @@ impl Inner {
         }
     }
 
-    /// The data nodes the sentinels know of: the master and its replicas, master first.
+    /// The data nodes the sentinels know of, for the realtime subscriber: the replicas that
+    /// are up, then the master. A replica hears every `PUBLISH` of the master (Redis
+    /// replicates it), and most replicas stay replicas through a failover, while a former
+    /// master may stay cut off from the new one for seconds.
     async fn data_nodes(&self, master: &str) -> Vec<String> {
-        let mut nodes = vec![master.to_string()];
+        let mut nodes = Vec::new();
         for (_, client) in &self.sentinels {
             let q = async {
                 let mut con = client
@@ -424,11 +427,15 @@ impl Inner {
             };
             if let Ok(replicas) = q.await {
                 for r in replicas {
-                    if let (Some(ip), Some(Ok(port))) =
-                        (r.get("ip"), r.get("port").map(|p| p.parse::<u16>()))
+                    let up = r.get("flags").is_some_and(|f| {
+                        !f.split(',')
+                            .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+                    });
+                    if let (true, Some(ip), Some(Ok(port))) =
+                        (up, r.get("ip"), r.get("port").map(|p| p.parse::<u16>()))
                     {
                         let a = host_port(ip, port);
-                        if !nodes.contains(&a) {
+                        if a != master && !nodes.contains(&a) {
                             nodes.push(a);
                         }
                     }
@@ -436,6 +443,7 @@ impl Inner {
                 break;
             }
         }
+        nodes.push(master.to_string());
         nodes
     }
 }

@@ -75,7 +75,19 @@ async fn operations_go_to_the_master() {
             .unwrap();
         (got, start.elapsed())
     });
-    common::subscribed(&format!("redis://127.0.0.1:{master}/"), &ns).await;
+    // The subscriber listens on a replica (Redis replicates PUBLISH) or on the master.
+    let listening = Instant::now();
+    while d
+        .nodes
+        .iter()
+        .all(|n| cli(n.port, &["pubsub", "numpat"]).trim() == "0")
+    {
+        assert!(
+            listening.elapsed() < Duration::from_secs(10),
+            "no subscriber"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let sent_at = Instant::now();
     rsmq.send_message("q", "wake", None).await.unwrap();
     let (got, _) = wait.await.unwrap();
@@ -111,8 +123,9 @@ fn producer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_failover_loses_no_acknowledged_send() {
     let d = Deployment::start();
-    let (rsmq, ns) = client(&d, "graceful", false).await;
+    let (rsmq, ns) = client(&d, "graceful", true).await;
     rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.create_queue("rt", None, None, None).await.unwrap();
     let old = d.master_port();
     let stop = Arc::new(AtomicBool::new(false));
     let producing = producer(rsmq.clone(), stop.clone());
@@ -162,6 +175,26 @@ async fn a_graceful_failover_loses_no_acknowledged_send() {
     // The client writes to the new master now.
     let id = rsmq.send_message("q", "after", None).await.unwrap();
     assert!(d.ids(new, &ns, "q").contains(&id));
+    // And long polling is woken by realtime notifications again.
+    common::under(
+        Duration::from_millis(400),
+        "a wake-up after the failover",
+        async || {
+            let waiter = rsmq.clone();
+            let wait = tokio::spawn(async move {
+                waiter
+                    .receive_message_wait::<String>("rt", None, Duration::from_secs(5))
+                    .await
+                    .unwrap()
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let sent = Instant::now();
+            rsmq.send_message("rt", "wake", None).await.unwrap();
+            assert_eq!(wait.await.unwrap().unwrap().message, "wake");
+            sent.elapsed()
+        },
+    )
+    .await;
 }
 
 /// The longest time between two acknowledged sends: how long sending stalled.
