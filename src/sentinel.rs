@@ -11,9 +11,9 @@
 //!   one subscription per sentinel on the Tokio runtime that made the client, listen for
 //!   these events and resubscribe when a sentinel goes away.
 //!
-//! From the announcement of a failover until the sentinels name another master (or
-//! [`SENTINEL_FENCE`] has passed, or the failover is aborted), the old master is not used: requests
-//! wait for the new one (at most the response timeout). The announcement comes about
+//! From the announcement of a failover on, the old master is not used for
+//! [`SENTINEL_FENCE`] (unless the failover is aborted): requests wait for the sentinels to
+//! name another master (at most the response timeout). The announcement comes about
 //! 100 ms before the replica is promoted, and only from the sentinel leading the failover
 //! (the others learn of it a second later, after the promotion); writes acknowledged by the
 //! old master after the promotion would be lost when it is demoted, which is why every
@@ -38,10 +38,10 @@ use crate::engine::Engine;
 use crate::wait::Waiter;
 use crate::{Rsmq, RsmqError, RsmqOptions, RsmqResult};
 
-/// How long the master of a failover that has been announced is avoided at most, when the
-/// sentinels name no other master meanwhile (the failover failed without saying so, or its
-/// end was missed). Calls wait for the new master at most their response timeout, so a call
-/// made meanwhile fails rather than wait this long.
+/// How long the master of an announced failover is avoided (unless the failover is
+/// aborted): long past the moment every sentinel names the new master (about 1.2 s after
+/// the announcement in the tests), so that a sentinel still naming the old one meanwhile is
+/// not followed. Calls wait for the new master at most their response timeout.
 ///
 /// ```
 /// assert_eq!(rsmq_async::SENTINEL_FENCE, std::time::Duration::from_secs(10));
@@ -179,22 +179,34 @@ impl Reply {
 }
 
 impl SentinelLink {
-    /// The master's connection now, looking for the master first when there is none.
+    /// The master's connection now, looking for the master first when there is none (for
+    /// at most the response timeout, waiting for another task's look included).
     async fn current(&self) -> RedisResult<(u64, MultiplexedConnection)> {
         if let Some(found) = self.inner.usable() {
             return Ok(found);
         }
-        let _one = self.inner.resolving.lock().await;
-        if let Some(found) = self.inner.usable() {
-            return Ok(found);
-        }
         let deadline = Instant::now() + self.inner.data.response_timeout;
-        let (addr, con) = self.inner.resolve(deadline).await?;
-        let mut state = self.inner.lock();
-        state.generation += 1;
-        state.master = Some((addr, con.clone()));
-        state.fenced = None;
-        Ok((state.generation, con))
+        let timed_out = || RedisError::from((redis::ErrorKind::Io, "failover in progress"));
+        let _one = tokio::time::timeout_at(deadline.into(), self.inner.resolving.lock())
+            .await
+            .map_err(|_| timed_out())?;
+        loop {
+            if let Some(found) = self.inner.usable() {
+                return Ok(found);
+            }
+            let (addr, con) = self.inner.resolve(deadline).await?;
+            let mut state = self.inner.lock();
+            // A failover of this very master may have been announced meanwhile.
+            if state.fenced() != Some(addr.as_str()) {
+                state.generation += 1;
+                state.master = Some((addr, con.clone()));
+                return Ok((state.generation, con));
+            }
+            drop(state);
+            if Instant::now() >= deadline {
+                return Err(timed_out());
+            }
+        }
     }
 
     /// Sends `req` to the master; after an error (or a reply) that says the master may have
@@ -292,8 +304,9 @@ impl Inner {
             .join(", ")
     }
 
-    /// Asks every sentinel where the master is: the distinct answers (`host:port`), and the
-    /// number of sentinels that answered at all.
+    /// Asks every sentinel where the master is: the distinct answers (`host:port`, the one
+    /// most sentinels give first), the number of sentinels that answered at all, and the
+    /// last error of one that did not.
     async fn ask(&self) -> (Vec<String>, usize, Option<RedisError>) {
         let timeout = self.data.connection_timeout;
         let asks = self.sentinels.iter().map(|(_, client)| async move {
@@ -315,7 +328,8 @@ impl Inner {
                 ))),
             }
         });
-        let mut found = Vec::new();
+        // Each address named, with how many sentinels name it.
+        let mut found: Vec<(String, usize)> = Vec::new();
         let mut answered = 0;
         let mut last_err = None;
         for r in futures_util::future::join_all(asks).await {
@@ -324,15 +338,23 @@ impl Inner {
                     answered += 1;
                     if let Some((host, port)) = addr {
                         let a = host_port(&host, port);
-                        if !found.contains(&a) {
-                            found.push(a);
+                        match found.iter_mut().find(|(f, _)| *f == a) {
+                            Some((_, n)) => *n += 1,
+                            None => found.push((a, 1)),
                         }
                     }
                 }
                 Err(e) => last_err = Some(e),
             }
         }
-        (found, answered, last_err)
+        // The address most sentinels name first (a stable sort keeps the sentinels' order
+        // among equals).
+        found.sort_by(|a, b| b.1.cmp(&a.1));
+        (
+            found.into_iter().map(|(a, _)| a).collect(),
+            answered,
+            last_err,
+        )
     }
 
     /// Connects to `addr` and checks that it is a master.
