@@ -406,6 +406,17 @@ impl Inner {
                 )),
                 _ => RedisError::from((redis::ErrorKind::Io, "failover in progress")),
             };
+            // The sentinels know no such master, or refuse the credentials: waiting will
+            // not change that.
+            let transient = |e: &RedisError| {
+                e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_refusal()
+                    || e.is_connection_dropped()
+            };
+            if found.is_empty() && (answered > 0 || !sentinel_err.as_ref().is_some_and(transient)) {
+                return Err(why);
+            }
             for addr in found
                 .iter()
                 .filter(|a| fenced.as_deref() != Some(a.as_str()))

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::sentinel::{cli, data_node_args, Deployment, SentinelServer, MASTER};
+use common::sentinel::{cli, data_node_args, Deployment, Passwords, SentinelServer, MASTER};
 use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqOptions};
 
 async fn client(d: &Deployment, test: &str, realtime: bool) -> (Rsmq, String) {
@@ -352,6 +352,45 @@ async fn a_readonly_master_is_left_for_the_one_the_sentinels_name() {
     assert!(
         on_new.contains(&first) && on_new.contains(&second),
         "{on_new}"
+    );
+}
+
+/// Data nodes and sentinels with passwords of their own: the data nodes' password (from the
+/// options) never goes to a sentinel, which would refuse it; the sentinels' goes in their
+/// addresses.
+#[tokio::test]
+async fn passwords_for_the_data_nodes_and_for_the_sentinels() {
+    let d = Deployment::start_with(Passwords {
+        data: Some("data-pw".into()),
+        sentinel: Some("sentinel-pw".into()),
+    });
+    let ns = common::namespace("passwords");
+    let options = RsmqOptions {
+        ns: ns.clone(),
+        password: Some("data-pw".into()),
+        ..Default::default()
+    };
+    let sentinels: Vec<String> = d
+        .sentinel_addrs()
+        .iter()
+        .map(|a| format!("redis://:sentinel-pw@{a}"))
+        .collect();
+    let rsmq = Rsmq::new_sentinel(&sentinels, MASTER, options.clone())
+        .await
+        .unwrap();
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let id = rsmq.send_message("q", "secret", None).await.unwrap();
+    assert_eq!(d.ids(d.master_port(), &ns, "q"), vec![id]);
+
+    // Without the sentinels' password: no sentinel answers, and no password shows.
+    let err = Rsmq::new_sentinel(d.sentinel_addrs(), MASTER, options)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
+    assert!(
+        text.contains(&d.sentinel_addrs()[0]) && !text.contains("-pw"),
+        "{text}"
     );
 }
 

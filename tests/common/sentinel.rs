@@ -12,7 +12,16 @@ use super::{free_port, redis_server_binary, OwnedServer};
 pub const MASTER: &str = "mymaster";
 
 pub fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
+    cli_as(port, None, args)
+}
+
+/// `redis-cli` with a password (given through the environment, so never on a command line).
+pub fn cli_as(port: u16, password: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = Command::new("redis-cli");
+    if let Some(pw) = password {
+        cmd.env("REDISCLI_AUTH", pw);
+    }
+    let out = cmd
         .args(["-p", &port.to_string()])
         .args(args)
         .output()
@@ -30,6 +39,11 @@ pub struct SentinelServer {
 impl SentinelServer {
     /// A sentinel monitoring the master on `master_port` (none: monitoring nothing).
     pub fn start(master_port: Option<u16>) -> SentinelServer {
+        SentinelServer::start_with(master_port, &Passwords::default())
+    }
+
+    /// A sentinel with passwords: its own (`sentinel`), and the data nodes' (`data`).
+    pub fn start_with(master_port: Option<u16>, pw: &Passwords) -> SentinelServer {
         for _ in 0..5 {
             let port = free_port();
             let dir = std::env::temp_dir().join(format!(
@@ -43,6 +57,9 @@ impl SentinelServer {
                 dir.display(),
                 dir.join("log").display()
             );
+            if let Some(p) = &pw.sentinel {
+                conf.push_str(&format!("requirepass {p}\nsentinel sentinel-pass {p}\n"));
+            }
             if let Some(m) = master_port {
                 conf.push_str(&format!(
                     "sentinel monitor {MASTER} 127.0.0.1 {m} 2\n\
@@ -50,6 +67,9 @@ impl SentinelServer {
                      sentinel failover-timeout {MASTER} 3000\n\
                      sentinel parallel-syncs {MASTER} 2\n"
                 ));
+                if let Some(p) = &pw.data {
+                    conf.push_str(&format!("sentinel auth-pass {MASTER} {p}\n"));
+                }
             }
             let file = dir.join("sentinel.conf");
             std::fs::write(&file, conf).expect("write sentinel.conf");
@@ -64,7 +84,8 @@ impl SentinelServer {
             let mut s = SentinelServer { port, dir, child };
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                if cli(port, &["ping"]).trim() == "PONG" && s.is_ours() {
+                if cli_as(port, pw.sentinel.as_deref(), &["ping"]).trim() == "PONG" && s.is_ours(pw)
+                {
                     return s;
                 }
                 if matches!(s.child.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
@@ -77,10 +98,10 @@ impl SentinelServer {
     }
 
     /// Whether the sentinel answering on the port is this one (not someone else's).
-    fn is_ours(&self) -> bool {
+    fn is_ours(&self, pw: &Passwords) -> bool {
         std::fs::read_to_string(self.dir.join("log"))
             .is_ok_and(|log| log.contains(&format!("pid={}", self.child.id())))
-            && cli(self.port, &["role"]).starts_with("sentinel")
+            && cli_as(self.port, pw.sentinel.as_deref(), &["role"]).starts_with("sentinel")
     }
 
     pub fn addr(&self) -> String {
@@ -96,8 +117,16 @@ impl Drop for SentinelServer {
     }
 }
 
+/// The passwords of a deployment: of the data nodes, and of the sentinels.
+#[derive(Default, Clone)]
+pub struct Passwords {
+    pub data: Option<String>,
+    pub sentinel: Option<String>,
+}
+
 /// One master, two replicas, three sentinels.
 pub struct Deployment {
+    pub passwords: Passwords,
     /// The data nodes: the first started as the master.
     pub nodes: Vec<OwnedServer>,
     pub sentinels: Vec<SentinelServer>,
@@ -120,21 +149,38 @@ pub fn data_node_args() -> [String; 4] {
 
 impl Deployment {
     pub fn start() -> Deployment {
-        let args = data_node_args();
+        Deployment::start_with(Passwords::default())
+    }
+
+    pub fn start_with(passwords: Passwords) -> Deployment {
+        let mut args = data_node_args().to_vec();
+        if let Some(p) = &passwords.data {
+            args.extend([
+                "--requirepass".into(),
+                p.clone(),
+                "--masterauth".into(),
+                p.clone(),
+            ]);
+        }
+        let data_args = args.clone();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let master = OwnedServer::start(&args);
         let port = master.port.to_string();
         let mut nodes = vec![master];
         for _ in 0..2 {
-            let mut args = data_node_args().to_vec();
+            let mut args = data_args.clone();
             args.extend(["--replicaof".into(), "127.0.0.1".into(), port.clone()]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             nodes.push(OwnedServer::start(&args));
         }
         let sentinels: Vec<SentinelServer> = (0..3)
-            .map(|_| SentinelServer::start(Some(nodes[0].port)))
+            .map(|_| SentinelServer::start_with(Some(nodes[0].port), &passwords))
             .collect();
-        let d = Deployment { nodes, sentinels };
+        let d = Deployment {
+            passwords,
+            nodes,
+            sentinels,
+        };
         d.wait_ready();
         d
     }
@@ -145,7 +191,7 @@ impl Deployment {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let sentinels_ok = self.sentinels.iter().all(|s| {
-                let info = cli(s.port, &["sentinel", "master", MASTER]);
+                let info = self.sentinel_cli(s.port, &["sentinel", "master", MASTER]);
                 let lines: Vec<&str> = info.lines().collect();
                 let field = |name: &str| {
                     lines
@@ -157,15 +203,26 @@ impl Deployment {
                 field("num-slaves").as_deref() == Some("2")
                     && field("num-other-sentinels").as_deref() == Some("2")
             });
-            let replicas_ok = self.nodes[1..]
-                .iter()
-                .all(|n| cli(n.port, &["info", "replication"]).contains("master_link_status:up"));
+            let replicas_ok = self.nodes[1..].iter().all(|n| {
+                self.cli(n.port, &["info", "replication"])
+                    .contains("master_link_status:up")
+            });
             if sentinels_ok && replicas_ok {
                 return;
             }
             assert!(Instant::now() < deadline, "the sentinels did not get ready");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// `redis-cli` on a data node.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        cli_as(port, self.passwords.data.as_deref(), args)
+    }
+
+    /// `redis-cli` on a sentinel.
+    pub fn sentinel_cli(&self, port: u16, args: &[&str]) -> String {
+        cli_as(port, self.passwords.sentinel.as_deref(), args)
     }
 
     pub fn sentinel_addrs(&self) -> Vec<String> {
@@ -175,7 +232,7 @@ impl Deployment {
     /// The master's port as the first sentinel that answers says.
     pub fn master_port(&self) -> u16 {
         for s in &self.sentinels {
-            let out = cli(s.port, &["sentinel", "get-master-addr-by-name", MASTER]);
+            let out = self.sentinel_cli(s.port, &["sentinel", "get-master-addr-by-name", MASTER]);
             if let Some(port) = out.lines().nth(1).and_then(|p| p.trim().parse().ok()) {
                 return port;
             }
@@ -193,7 +250,7 @@ impl Deployment {
 
     /// Every message id in the queue `qname` of namespace `ns` on the node on `port`.
     pub fn ids(&self, port: u16, ns: &str, qname: &str) -> Vec<String> {
-        cli(port, &["zrange", &format!("{ns}:{qname}"), "0", "-1"])
+        self.cli(port, &["zrange", &format!("{ns}:{qname}"), "0", "-1"])
             .lines()
             .filter(|l| !l.is_empty())
             .map(String::from)
