@@ -349,7 +349,7 @@ impl Inner {
         }
         // The address most sentinels name first (a stable sort keeps the sentinels' order
         // among equals).
-        found.sort_by(|a, b| b.1.cmp(&a.1));
+        found.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         (
             found.into_iter().map(|(a, _)| a).collect(),
             answered,
