@@ -105,8 +105,8 @@ struct State {
     generation: u64,
     /// The master in use (`host:port`) and the connection to it; `None` until one is found.
     master: Option<(String, MultiplexedConnection)>,
-    /// A master that a failover is replacing, and since when: not to be used again until
-    /// the sentinels name another, or [`SENTINEL_FENCE`] has passed.
+    /// A master that a failover is replacing, and since when: not to be used for
+    /// [`SENTINEL_FENCE`], unless the failover is aborted.
     fenced: Option<(String, Instant)>,
 }
 
@@ -276,7 +276,7 @@ impl Inner {
     /// Fences off `old` (a failover replaces it) and drops its connection.
     fn fence(&self, old: &str) {
         let mut state = self.lock();
-        if state.fenced.as_ref().is_none_or(|(a, _)| a != old) {
+        if state.fenced() != Some(old) {
             state.fenced = Some((old.to_string(), Instant::now()));
         }
         if state.master.as_ref().is_some_and(|(a, _)| a == old) {
@@ -394,11 +394,7 @@ impl Inner {
             let (found, answered, sentinel_err) = self.ask().await;
             let fenced = self.lock().fenced().map(str::to_string);
             let mut why: RedisError = match (answered, &sentinel_err) {
-                (0, Some(e)) => RedisError::from((
-                    redis::ErrorKind::Io,
-                    "no sentinel answered",
-                    format!("{} ({e})", self.sentinel_list()),
-                )),
+                (0, Some(e)) => RedisError::from((e.kind(), "no sentinel answered", e.to_string())),
                 _ if found.is_empty() => RedisError::from((
                     redis::ErrorKind::MasterNameNotFoundBySentinel,
                     "the sentinels know no master of that name",
@@ -426,8 +422,24 @@ impl Inner {
                         tracing::debug!(master = %addr, "master found through the sentinels");
                         return Ok((addr.clone(), con));
                     }
-                    Err(RsmqError::RedisError(e)) => why = e,
-                    Err(e) => why = RedisError::from((redis::ErrorKind::Client, "", e.to_string())),
+                    Err(RsmqError::RedisError(e)) => {
+                        let refused = e.kind() == redis::ErrorKind::AuthenticationFailed;
+                        why = RedisError::from((
+                            e.kind(),
+                            "the master the sentinels name cannot be used",
+                            format!("{addr}: {e}"),
+                        ));
+                        if refused {
+                            return Err(why); // the credentials will not get better
+                        }
+                    }
+                    Err(e) => {
+                        why = RedisError::from((
+                            redis::ErrorKind::Client,
+                            "the master the sentinels name cannot be used",
+                            format!("{addr}: {e}"),
+                        ))
+                    }
                 }
             }
             let now = Instant::now();

@@ -382,11 +382,33 @@ async fn passwords_for_the_data_nodes_and_for_the_sentinels() {
     let id = rsmq.send_message("q", "secret", None).await.unwrap();
     assert_eq!(d.ids(d.master_port(), &ns, "q"), vec![id]);
 
+    // A wrong password for the data nodes: the error names the master, at once.
+    let wrong = RsmqOptions {
+        password: Some("wrong-pw".into()),
+        ..options.clone()
+    };
+    let start = Instant::now();
+    let err = Rsmq::new_sentinel(&sentinels, MASTER, wrong)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", d.master_port())) && !text.contains("-pw"),
+        "{text}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
     // Without the sentinels' password: no sentinel answers, and no password shows.
     let err = Rsmq::new_sentinel(d.sentinel_addrs(), MASTER, options)
         .await
         .unwrap_err();
     let text = err.to_string();
+    eprintln!("without the sentinels' password: {text}");
     assert!(matches!(err, RsmqError::CannotConnect { .. }), "{text}");
     assert!(
         text.contains(&d.sentinel_addrs()[0]) && !text.contains("-pw"),
