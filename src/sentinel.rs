@@ -13,8 +13,8 @@
 //!
 //! From the announcement of a failover on, the old master is not used for
 //! [`SENTINEL_FENCE`] (unless the failover is aborted): requests wait for the sentinels to
-//! name another master (at most the response timeout). The announcement comes about
-//! 100 ms before the replica is promoted, and only from the sentinel leading the failover
+//! name another master (at most the response timeout). The announcement comes 100 to 200 ms
+//! before the replica is promoted (on loopback), and only from the sentinel leading the failover
 //! (the others learn of it a second later, after the promotion); writes acknowledged by the
 //! old master after the promotion would be lost when it is demoted, which is why every
 //! sentinel is listened to and why the old master is fenced off, not merely re-resolved.
