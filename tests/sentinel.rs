@@ -97,6 +97,31 @@ async fn operations_go_to_the_master() {
         "woken after {:?}, not by the notification",
         sent_at.elapsed()
     );
+
+    // The client's event subscriptions on the sentinels end with the client.
+    let subscribed = |d: &Deployment| {
+        d.sentinels
+            .iter()
+            .map(|s| cli(s.port, &["client", "list"]).matches("psub=1").count())
+            .sum::<usize>()
+    };
+    let listening = Instant::now();
+    while subscribed(&d) < 3 {
+        assert!(
+            listening.elapsed() < Duration::from_secs(5),
+            "not subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(rsmq);
+    let dropped = Instant::now();
+    while subscribed(&d) > 0 {
+        assert!(
+            dropped.elapsed() < Duration::from_secs(5),
+            "subscriptions left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Sends until stopped, recording every acknowledged id and when the last error was.
