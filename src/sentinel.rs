@@ -786,11 +786,14 @@ impl Rsmq {
         };
         link.current().await?;
         let state = link.inner.lock();
-        Ok(state
-            .master
-            .as_ref()
-            .map(|(a, _)| a.clone())
-            .unwrap_or_default())
+        match &state.master {
+            Some((addr, _)) => Ok(addr.clone()),
+            // A failover was announced this very moment.
+            None => Err(RsmqError::RedisError(RedisError::from((
+                redis::ErrorKind::Io,
+                "failover in progress",
+            )))),
+        }
     }
 }
 
