@@ -57,6 +57,9 @@ const RESOLVE_PAUSE_MAX: Duration = Duration::from_millis(200);
 const WATCH_RETRY_MIN: Duration = Duration::from_millis(100);
 const WATCH_RETRY_MAX: Duration = Duration::from_secs(5);
 
+/// How long the sentinels that have not answered yet are waited for once one has answered.
+const ASK_GRACE: Duration = Duration::from_millis(100);
+
 /// The default port of a sentinel.
 const SENTINEL_PORT: u16 = 26379;
 
@@ -306,53 +309,72 @@ impl Inner {
     }
 
     /// Asks every sentinel where the master is: the distinct answers (`host:port`, the one
-    /// most sentinels give first), the number of sentinels that answered at all, and the
-    /// last error of one that did not.
+    /// most sentinels give first), the number of sentinels that answered, and the last
+    /// error of one that did not. Sentinels that have not answered [`ASK_GRACE`] after the
+    /// first answer are not waited for (a sentinel that hangs costs that, not a timeout).
     async fn ask(&self) -> (Vec<String>, usize, Option<RedisError>) {
         let timeout = self.data.connection_timeout;
-        let asks = self.sentinels.iter().map(|(_, client)| async move {
-            let q = async {
-                let mut con = client
-                    .get_multiplexed_async_connection_with_config(&sentinel_config(timeout))
-                    .await?;
-                redis::cmd("SENTINEL")
-                    .arg("GET-MASTER-ADDR-BY-NAME")
-                    .arg(&self.master_name)
-                    .query_async::<Option<(String, u16)>>(&mut con)
-                    .await
-            };
-            match tokio::time::timeout(timeout.saturating_mul(2), q).await {
-                Ok(r) => r,
-                Err(_) => Err(RedisError::from((
-                    redis::ErrorKind::Io,
-                    "the sentinel did not answer in time",
-                ))),
-            }
-        });
-        // Each address named, with how many sentinels name it.
-        let mut found: Vec<(String, usize)> = Vec::new();
+        let mut asks: futures_util::stream::FuturesUnordered<_> = self
+            .sentinels
+            .iter()
+            .enumerate()
+            .map(|(i, (_, client))| async move {
+                let q = async {
+                    let mut con = client
+                        .get_multiplexed_async_connection_with_config(&sentinel_config(timeout))
+                        .await?;
+                    redis::cmd("SENTINEL")
+                        .arg("GET-MASTER-ADDR-BY-NAME")
+                        .arg(&self.master_name)
+                        .query_async::<Option<(String, u16)>>(&mut con)
+                        .await
+                };
+                let r = match tokio::time::timeout(timeout.saturating_mul(2), q).await {
+                    Ok(r) => r,
+                    Err(_) => Err(RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the sentinel did not answer in time",
+                    ))),
+                };
+                (i, r)
+            })
+            .collect();
+        // Each address named, with how many sentinels name it and the first that did.
+        let mut found: Vec<(String, usize, usize)> = Vec::new();
         let mut answered = 0;
         let mut last_err = None;
-        for r in futures_util::future::join_all(asks).await {
+        let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        loop {
+            let next = match grace.as_mut() {
+                None => asks.next().await,
+                Some(g) => match futures_util::future::select(asks.next(), g.as_mut()).await {
+                    futures_util::future::Either::Left((next, _)) => next,
+                    futures_util::future::Either::Right(_) => break,
+                },
+            };
+            let Some((i, r)) = next else { break };
             match r {
                 Ok(addr) => {
                     answered += 1;
+                    grace.get_or_insert_with(|| Box::pin(tokio::time::sleep(ASK_GRACE)));
                     if let Some((host, port)) = addr {
                         let a = host_port(&host, port);
-                        match found.iter_mut().find(|(f, _)| *f == a) {
-                            Some((_, n)) => *n += 1,
-                            None => found.push((a, 1)),
+                        match found.iter_mut().find(|(f, _, _)| *f == a) {
+                            Some((_, n, first)) => {
+                                *n += 1;
+                                *first = (*first).min(i);
+                            }
+                            None => found.push((a, 1, i)),
                         }
                     }
                 }
                 Err(e) => last_err = Some(e),
             }
         }
-        // The address most sentinels name first (a stable sort keeps the sentinels' order
-        // among equals).
-        found.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        // The address most sentinels name first; among equals, in the sentinels' order.
+        found.sort_by_key(|(_, n, first)| (std::cmp::Reverse(*n), *first));
         (
-            found.into_iter().map(|(a, _)| a).collect(),
+            found.into_iter().map(|(a, _, _)| a).collect(),
             answered,
             last_err,
         )

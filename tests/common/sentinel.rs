@@ -16,17 +16,35 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 }
 
 /// `redis-cli` with a password (given through the environment, so never on a command line).
+/// Gives up after 3 s (a frozen server answers nothing) and returns what it got.
 pub fn cli_as(port: u16, password: Option<&str>, args: &[&str]) -> String {
     let mut cmd = Command::new("redis-cli");
     if let Some(pw) = password {
         cmd.env("REDISCLI_AUTH", pw);
     }
-    let out = cmd
+    let mut child = cmd
         .args(["-p", &port.to_string()])
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .expect("redis-cli (Debian: apt-get install redis-tools) runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut out = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while matches!(child.try_wait(), Ok(None)) {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.wait();
+    reader.join().unwrap_or_default()
 }
 
 /// A sentinel process (`redis-server <conf> --sentinel`), killed and removed on drop.
@@ -106,6 +124,16 @@ impl SentinelServer {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the sentinel with SIGSTOP: it keeps its port (connections are accepted) but
+    /// answers nothing, as a hung host would. It is still killed on drop.
+    pub fn freeze(&self) {
+        let status = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
     }
 }
 
