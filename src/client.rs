@@ -22,6 +22,9 @@ pub(crate) enum Connection {
     /// Made by [`Rsmq::new_cluster`]: a Redis Cluster.
     #[cfg(feature = "cluster")]
     Cluster(crate::cluster::ClusterLink),
+    /// Made by [`Rsmq::new_sentinel`]: the master of a Sentinel deployment, followed.
+    #[cfg(feature = "sentinel")]
+    Sentinel(crate::sentinel::SentinelLink),
 }
 
 impl ConnectionLike for Connection {
@@ -31,6 +34,8 @@ impl ConnectionLike for Connection {
             Connection::Multiplexed(c) => c.req_packed_command(cmd),
             #[cfg(feature = "cluster")]
             Connection::Cluster(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "sentinel")]
+            Connection::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -45,6 +50,8 @@ impl ConnectionLike for Connection {
             Connection::Multiplexed(c) => c.req_packed_commands(cmd, offset, count),
             #[cfg(feature = "cluster")]
             Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "sentinel")]
+            Connection::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
 
@@ -54,6 +61,8 @@ impl ConnectionLike for Connection {
             Connection::Multiplexed(c) => c.get_db(),
             #[cfg(feature = "cluster")]
             Connection::Cluster(_) => 0,
+            #[cfg(feature = "sentinel")]
+            Connection::Sentinel(c) => c.get_db(),
         }
     }
 }
@@ -185,7 +194,7 @@ impl Rsmq {
     }
 
     /// A client of these parts (for the other constructors, such as the cluster's).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "cluster", feature = "sentinel")), allow(dead_code))]
     pub(crate) fn from_parts(connection: Connection, engine: Engine, waiter: Arc<Waiter>) -> Rsmq {
         Rsmq {
             connection,

@@ -94,6 +94,13 @@ pub mod workers {}
 #[doc = include_str!("../docs/guide/cluster.md")]
 pub mod cluster {}
 
+/// Redis Sentinel: connecting through the sentinels, following the master through failovers.
+///
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+#[doc = include_str!("../docs/guide/sentinel.md")]
+pub mod sentinel {}
+
 /// Compatibility with the JavaScript `rsmq`, PyRSMQ and `rsmq_async` 18: every difference and
 /// why.
 ///

@@ -22,6 +22,8 @@ mod options;
 #[cfg(feature = "tokio-comp")]
 mod pool;
 mod reply;
+#[cfg(feature = "sentinel")]
+mod sentinel;
 #[cfg(feature = "sync")]
 mod sync;
 mod units;
@@ -52,6 +54,9 @@ pub use pool::{
     PoolOptions, PooledRsmq, RedisConnectionManager, DEFAULT_CHECKOUT_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 pub use redis;
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+pub use sentinel::SENTINEL_FENCE;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};

@@ -35,6 +35,8 @@ use rsmq_async::{Rsmq, RsmqOptions};
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "sentinel")]
+pub mod sentinel;
 
 /// A running Redis server the tests may use.
 pub struct Server {
