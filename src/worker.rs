@@ -663,6 +663,7 @@ impl WorkerBuilder {
                 own: Arc::new(Semaphore::new(1)),
                 shared: shared.clone(),
                 acks: std::sync::OnceLock::new(),
+                busy: tokio::sync::Notify::new(),
             }));
         }
         let (control, _) = watch::channel(State::Running);
@@ -756,6 +757,9 @@ struct Route {
     own: Arc<Semaphore>,
     /// The worker's slots beyond one per route.
     shared: Arc<Semaphore>,
+    /// Notified when the route's first receiving task finds messages: the others wait for it
+    /// while the queue is empty.
+    busy: tokio::sync::Notify,
     /// Where handled messages go to be deleted in batches (set when the worker runs).
     acks: std::sync::OnceLock<mpsc::UnboundedSender<Ack>>,
 }
@@ -983,15 +987,18 @@ impl Worker {
             }
         }
         for route in &routes {
-            let task = receive_loop(
-                ctx.clone(),
-                route.clone(),
-                control.subscribe(),
-                tracker.clone(),
-            );
-            tokio::spawn(
-                task.instrument(tracing::info_span!("rsmq_worker_route", queue = %route.queue)),
-            );
+            for n in 0..receivers(route) {
+                let task = receive_loop(
+                    ctx.clone(),
+                    route.clone(),
+                    control.subscribe(),
+                    tracker.clone(),
+                    n > 0,
+                );
+                tokio::spawn(
+                    task.instrument(tracing::info_span!("rsmq_worker_route", queue = %route.queue)),
+                );
+            }
         }
         drop(tracker);
         tracing::info!(routes = routes.len(), id = %ctx.id, "rsmq worker started");
@@ -1067,6 +1074,14 @@ async fn register(ctx: Arc<Ctx>, mut stop: oneshot::Receiver<()>) {
     }
 }
 
+/// How many receiving tasks a route runs: one per 8 handlers it may run, at most 4, so that
+/// while one receive is on its way, slots that free up are taken by another instead of
+/// waiting for it. Only the first polls an empty queue; the others wait until it finds
+/// messages (`Route::busy`).
+fn receivers(route: &Route) -> usize {
+    (route.limit.available_permits() / 8).clamp(1, 4)
+}
+
 /// Resolves once the state is `at_least` or beyond.
 async fn reached(mut state: watch::Receiver<State>, at_least: State) {
     let _ = state.wait_for(|s| *s >= at_least).await;
@@ -1116,6 +1131,7 @@ async fn receive_loop(
     route: Arc<Route>,
     mut state: watch::Receiver<State>,
     tracker: mpsc::Sender<()>,
+    helper: bool,
 ) {
     let mut retry = RECEIVE_RETRY_MIN;
     loop {
@@ -1162,6 +1178,15 @@ async fn receive_loop(
             spawn_message(&ctx, &route, message, slot, &state, &tracker);
         }
         if !empty {
+            if !helper {
+                route.busy.notify_waiters();
+            }
+            continue;
+        }
+        if helper {
+            // An empty queue is the first receiving task's to watch.
+            drop(slots);
+            unless(route.busy.notified(), &state, State::Paused).await;
             continue;
         }
         // The queue is empty: wait, holding one slot.
