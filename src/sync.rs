@@ -265,6 +265,42 @@ impl RsmqSync {
         })
     }
 
+    /// Connects through Redis Sentinel, blocking, as [`Rsmq::new_sentinel`] does (feature
+    /// `sentinel`): the client follows the master `master_name` through failovers.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{RsmqConnectionSync, RsmqOptions, RsmqSync};
+    ///
+    /// let rsmq = RsmqSync::connect_sentinel(["redis://10.0.0.1:26379"], "mymaster", RsmqOptions::default())?;
+    /// rsmq.send_message("jobs", "hello", None)?;
+    /// # Ok::<(), rsmq_async::RsmqError>(())
+    /// ```
+    #[cfg(feature = "sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+    pub fn connect_sentinel<I, S>(
+        sentinels: I,
+        master_name: &str,
+        options: RsmqOptions,
+    ) -> RsmqResult<RsmqSync>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let sentinels: Vec<String> = sentinels
+            .into_iter()
+            .map(|n| n.as_ref().to_string())
+            .collect();
+        let master = master_name.to_string();
+        let runtime = Runtime::new()?;
+        let inner = wait(&runtime, async move {
+            Rsmq::new_sentinel(sentinels, &master, options).await
+        })?;
+        Ok(RsmqSync {
+            inner,
+            runtime: Arc::new(runtime),
+        })
+    }
+
     /// Runs an operation of the async client on the runtime and waits for it.
     fn run<T, F, Fut>(&self, op: F) -> RsmqResult<T>
     where

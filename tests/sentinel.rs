@@ -495,3 +495,26 @@ async fn errors_name_the_sentinels_and_no_password() {
     );
     assert!(!text.contains("secret"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blocking_client_connects_through_the_sentinels() {
+    let d = Deployment::start();
+    let sentinels = d.sentinel_addrs();
+    let ns = common::namespace("sync");
+    let got = tokio::task::spawn_blocking(move || {
+        use rsmq_async::{RsmqConnectionSync, RsmqSync};
+        let options = RsmqOptions {
+            ns,
+            ..Default::default()
+        };
+        let rsmq = RsmqSync::connect_sentinel(sentinels, MASTER, options).unwrap();
+        rsmq.create_queue("q", None, None, None).unwrap();
+        let id = rsmq.send_message("q", "blocking", None).unwrap();
+        let m = rsmq.receive_message::<String>("q", None).unwrap().unwrap();
+        assert!(rsmq.delete_message("q", &id).unwrap());
+        m.message
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, "blocking");
+}

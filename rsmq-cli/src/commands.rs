@@ -202,7 +202,21 @@ fn first_node(node: &str) -> Option<(String, u16)> {
 /// Runs one command (not `completions`).
 pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
     let mut options = options(&g)?;
-    let rsmq = if g.cluster.is_empty() {
+    let rsmq = if let (false, Some(master)) = (g.sentinel.is_empty(), &g.master) {
+        let rsmq = Rsmq::new_sentinel(&g.sentinel, master, options.clone())
+            .await
+            .map_err(Failure::from)?;
+        // Messages and `tail` use the master the sentinels name now.
+        if let Some((host, port)) = rsmq
+            .sentinel_master()
+            .await
+            .ok()
+            .and_then(|m| first_node(&m))
+        {
+            (options.host, options.port) = (host, port);
+        }
+        rsmq
+    } else if g.cluster.is_empty() {
         Rsmq::new(options.clone()).await.map_err(Failure::from)?
     } else {
         let rsmq = Rsmq::new_cluster(&g.cluster, options.clone())

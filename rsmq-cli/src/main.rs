@@ -86,6 +86,24 @@ struct Global {
     )]
     cluster: Vec<String>,
 
+    /// Redis Sentinel: find the master through these sentinels (host:port or
+    /// redis://[:password@]host:port, comma separated), with --master; user, password, TLS and
+    /// ns for the data nodes come from the URL
+    #[arg(
+        long,
+        env = "RSMQ_SENTINEL",
+        value_delimiter = ',',
+        value_name = "ADDR,...",
+        global = true,
+        conflicts_with = "cluster",
+        requires = "master"
+    )]
+    sentinel: Vec<String>,
+
+    /// The name of the master the sentinels watch (with --sentinel)
+    #[arg(long, env = "RSMQ_MASTER", value_name = "NAME", global = true)]
+    master: Option<String>,
+
     /// CA certificate (PEM) to trust for rediss:// besides the system's roots
     #[arg(long, value_name = "FILE", global = true)]
     cacert: Option<PathBuf>,

@@ -1054,3 +1054,24 @@ fn every_command_reaches_a_cluster_through_its_nodes() {
     assert!(run(&["stats"]).contains("jobs"));
     run(&["delete-queue", "jobs", "--yes"]);
 }
+
+#[test]
+fn sentinel_needs_a_master_name_and_names_the_sentinels_it_cannot_reach() {
+    let o = finish(bare().args(["--sentinel", "127.0.0.1:1", "queues"]));
+    assert_eq!(o.status, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--master"), "{}", o.stderr);
+    let o = finish(bare().args([
+        "-u",
+        "redis://:hunter2@127.0.0.1:6379",
+        "--sentinel",
+        "127.0.0.1:1",
+        "--master",
+        "mymaster",
+        "queues",
+    ]));
+    let line = one_error(o, &["--sentinel"]);
+    assert!(
+        line.contains("127.0.0.1:1") && !line.contains("hunter2"),
+        "{line}"
+    );
+}
