@@ -1242,12 +1242,9 @@ async fn a_worker_that_dies_drops_out_when_its_entry_expires() {
         live.len() == 1 && live[0].id == stays_id
     })
     .await;
-    // Its entry lived at most three heartbeats (1 s) after its last registration.
-    assert!(
-        t.elapsed() < Duration::from_millis(1_500),
-        "{:?}",
-        t.elapsed()
-    );
+    // Its entry lived at most three heartbeats (1 s) after its last registration (with room
+    // for a busy machine).
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // The next registration of the live one removes the expired entry from Redis.
     let mut raw = common::raw().await;
     eventually("the expired entry is removed", async || {
