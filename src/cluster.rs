@@ -320,45 +320,14 @@ impl Rsmq {
 
 /// The options for one node: its host, port and scheme, the rest from `options`.
 fn node_options(node: &str, options: &RsmqOptions) -> RsmqResult<RsmqOptions> {
-    let bad = |why: &str| {
-        RsmqError::InvalidOptions(format!(
-            "cluster node {:?}: {why}; expected redis://host:port, rediss://host:port or host:port",
-            strip_credentials(node)
-        ))
-    };
-    let with_scheme = if node.contains("://") {
-        node.to_string()
-    } else {
-        format!("redis://{node}")
-    };
-    let url = url::Url::parse(&with_scheme).map_err(|_| bad("not an address"))?;
-    let tls = match url.scheme() {
-        "redis" => false,
-        "rediss" => true,
-        _ => return Err(bad("the scheme is not redis or rediss")),
-    };
-    let host = url
-        .host_str()
-        .ok_or_else(|| bad("no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let addr = crate::options::node_addr(node, "cluster node")?;
     Ok(RsmqOptions {
-        host,
-        port: url.port().unwrap_or(6379),
+        host: addr.host,
+        port: addr.port.unwrap_or(6379),
         db: 0,
-        tls: options.tls || tls,
+        tls: options.tls || addr.tls,
         ..options.clone()
     })
-}
-
-/// A node address for an error message: without anything before an `@`.
-fn strip_credentials(node: &str) -> String {
-    match (node.find("://"), node.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}{}", &node[..s + 3], &node[at + 1..]),
-        (None, Some(at)) => node[at + 1..].to_string(),
-        _ => node.to_string(),
-    }
 }
 
 /// The address of the `myself` line of `CLUSTER NODES`.

@@ -394,3 +394,61 @@ impl FromStr for RsmqOptions {
         RsmqOptions::from_url(s)
     }
 }
+
+/// A server address as the cluster and Sentinel constructors take it:
+/// `redis://[user[:password]@]host[:port]`, `rediss://...`, or `host[:port]`.
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
+pub(crate) struct NodeAddr {
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+    pub(crate) tls: bool,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+/// Parses a node address; `what` names it in the error (`cluster node`, `sentinel`), which
+/// never holds the credentials.
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
+pub(crate) fn node_addr(addr: &str, what: &str) -> RsmqResult<NodeAddr> {
+    let bad = |why: &str| {
+        RsmqError::InvalidOptions(format!(
+            "{what} {:?}: {why}; expected redis://host:port, rediss://host:port or host:port",
+            without_credentials(addr)
+        ))
+    };
+    let with_scheme = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("redis://{addr}")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|_| bad("not an address"))?;
+    let tls = match url.scheme() {
+        "redis" => false,
+        "rediss" => true,
+        _ => return Err(bad("the scheme is not redis or rediss")),
+    };
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad("no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    Ok(NodeAddr {
+        host,
+        port: url.port(),
+        tls,
+        username: (!url.username().is_empty()).then(|| decode(url.username())),
+        password: url.password().map(decode),
+    })
+}
+
+/// An address for an error message: without anything before an `@`.
+#[cfg(any(feature = "cluster", feature = "sentinel"))]
+pub(crate) fn without_credentials(addr: &str) -> String {
+    match (addr.find("://"), addr.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}{}", &addr[..s + 3], &addr[at + 1..]),
+        (None, Some(at)) => addr[at + 1..].to_string(),
+        _ => addr.to_string(),
+    }
+}

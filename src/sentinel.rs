@@ -644,54 +644,18 @@ async fn watch(inner: std::sync::Weak<Inner>, index: usize) {
 /// `rediss://...`, or `host[:port]`): its credentials only from its address, never the
 /// data nodes'.
 fn sentinel_options(addr: &str, options: &RsmqOptions) -> RsmqResult<(String, RsmqOptions)> {
-    let bad = |why: &str| {
-        RsmqError::InvalidOptions(format!(
-            "sentinel {:?}: {why}; expected redis://host:port, rediss://host:port or host:port",
-            without_credentials(addr)
-        ))
-    };
-    let with_scheme = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("redis://{addr}")
-    };
-    let url = url::Url::parse(&with_scheme).map_err(|_| bad("not an address"))?;
-    let tls = match url.scheme() {
-        "redis" => false,
-        "rediss" => true,
-        _ => return Err(bad("the scheme is not redis or rediss")),
-    };
-    let host = url
-        .host_str()
-        .ok_or_else(|| bad("no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
+    let node = crate::options::node_addr(addr, "sentinel")?;
     let o = RsmqOptions {
-        host,
-        port: url.port().unwrap_or(SENTINEL_PORT),
+        host: node.host,
+        port: node.port.unwrap_or(SENTINEL_PORT),
         db: 0,
-        username: (!url.username().is_empty()).then(|| decode(url.username())),
-        password: url.password().map(decode),
+        username: node.username,
+        password: node.password,
         protocol: redis::ProtocolVersion::RESP2,
-        tls,
+        tls: node.tls,
         ..options.clone()
     };
     Ok((o.address(), o))
-}
-
-/// An address for an error message: without anything before an `@`.
-fn without_credentials(addr: &str) -> String {
-    match (addr.find("://"), addr.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}{}", &addr[..s + 3], &addr[at + 1..]),
-        (None, Some(at)) => addr[at + 1..].to_string(),
-        _ => addr.to_string(),
-    }
 }
 
 impl Rsmq {
