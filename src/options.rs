@@ -402,7 +402,11 @@ pub(crate) struct NodeAddr {
     pub(crate) host: String,
     pub(crate) port: Option<u16>,
     pub(crate) tls: bool,
+    /// (A cluster client takes its credentials from the options, a Sentinel client those of
+    /// each sentinel from its address.)
+    #[cfg_attr(not(feature = "sentinel"), allow(dead_code))]
     pub(crate) username: Option<String>,
+    #[cfg_attr(not(feature = "sentinel"), allow(dead_code))]
     pub(crate) password: Option<String>,
 }
 
