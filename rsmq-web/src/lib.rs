@@ -210,10 +210,8 @@ async fn guard(State(ctx): Shared, req: Request, next: Next) -> Response {
                 "a valid Authorization: Bearer token is required",
             )
             .into_response();
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             res
         }
         _ => next.run(req).await,
@@ -409,10 +407,7 @@ async fn create_queue(
     Ok(Json(json!({"result": 1})))
 }
 
-async fn delete_queue(
-    State(ctx): Shared,
-    qname: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+async fn delete_queue(State(ctx): Shared, qname: Result<Path<String>, PathRejection>) -> ApiResult {
     let qname = path(qname)?;
     ctx.mutation("deleteQueue", &qname, None)?;
     ctx.rsmq.delete_queue(&qname).await?;
@@ -456,10 +451,7 @@ async fn change_visibility(
     ctx.mutation("changeMessageVisibility", &qname, Some(&id))?;
     let vt = seconds("vt", query(q)?.vt)?
         .ok_or_else(|| ApiError::bad("missingParameter", "No vt supplied"))?;
-    let changed = ctx
-        .rsmq
-        .change_message_visibility(&qname, &id, vt)
-        .await?;
+    let changed = ctx.rsmq.change_message_visibility(&qname, &id, vt).await?;
     Ok(Json(json!({"result": u8::from(changed)})))
 }
 
