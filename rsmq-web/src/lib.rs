@@ -19,7 +19,8 @@
 //! Every answer is JSON. Errors are `{"error": {"name": ..., "message": ...}}` with the
 //! names of the JavaScript client (`queueNotFound`, `queueExists`, `invalidValue`, ...):
 //! 400 for invalid input, 401 without the token, 403 for a change in read-only mode, 404 for
-//! a missing queue or route, 409 for a queue that exists, 503 when Redis fails.
+//! a missing queue or route, 405 for a method a route does not take, 409 for a queue
+//! that exists, 503 when Redis fails.
 //! Durations (`vt`, `delay`) are numbers of seconds.
 #![warn(missing_docs)]
 
@@ -142,6 +143,7 @@ pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
         .route("/api/queues/{qname}", axum::routing::patch(set_attributes))
         .route("/api/workers", get(workers))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(ctx.clone(), guard))
         .with_state(ctx)
 }
@@ -270,6 +272,14 @@ impl Ctx {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "notFound", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "methodNotAllowed",
+        "this route does not take this method",
+    )
 }
 
 fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
