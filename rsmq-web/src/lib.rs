@@ -362,7 +362,6 @@ fn worker_json(w: &LiveWorker) -> Value {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct QueueBody {
     vt: Option<f64>,
     delay: Option<f64>,
@@ -530,3 +529,8 @@ mod tests {
         assert!(constant_time_eq(b"", b""));
     }
 }
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
