@@ -1,0 +1,133 @@
+//! The audit events of the HTTP API. A test binary of its own: a scoped `tracing`
+//! subscriber sees every event only when no other test registers the call sites meanwhile.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use axum::Router;
+use http_body_util::BodyExt;
+use rsmq_async::{Rsmq, RsmqOptions};
+use rsmq_web::{router, WebConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn app(test: &str, config: WebConfig) -> Router {
+    let server = common::server();
+    let options = RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace(test),
+        ..Default::default()
+    };
+    let rsmq = Rsmq::new(options)
+        .await
+        .expect("connect to the test server");
+    router(rsmq, config)
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> Value {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// Collects the events of the audit target as text.
+struct Audit(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Audit {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "rsmq_web::audit" {
+            let mut line = String::new();
+            event.record(&mut Fields(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn every_change_is_audited_without_bodies_or_token() {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _guard = tracing::subscriber::set_default(Audit(events.clone()));
+    let app = app("audit", WebConfig::default().token("s3cret")).await;
+    call(&app, "POST", "/queues/q", None, Some("s3cret")).await;
+    let v = call(
+        &app,
+        "POST",
+        "/messages/q",
+        Some(json!({"message": "private body"})),
+        Some("s3cret"),
+    )
+    .await;
+    let id = v["id"].as_str().unwrap().to_string();
+    call(
+        &app,
+        "DELETE",
+        &format!("/messages/q/{id}"),
+        None,
+        Some("s3cret"),
+    )
+    .await;
+    call(&app, "GET", "/queues/q", None, Some("s3cret")).await;
+
+    let events = events.lock().unwrap().clone();
+    let all = events.join("\n");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("route=\"createQueue\"") && e.contains("queue=\"q\"")),
+        "{all}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("route=\"sendMessage\"") && e.contains(&id)),
+        "{all}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("route=\"deleteMessage\"") && e.contains(&id)),
+        "{all}"
+    );
+    assert!(!all.contains("getQueueAttributes"), "{all}");
+    assert!(
+        !all.contains("private body") && !all.contains("s3cret"),
+        "{all}"
+    );
+}
