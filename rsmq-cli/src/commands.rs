@@ -279,6 +279,11 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
         Command::Purge { queue, yes } => purge(&ctx, &queue, yes).await?,
         Command::Stats { watch, interval } => stats(&ctx, watch, interval).await?,
         Command::Tail { queue, interval } => tail(&ctx, &queue, interval).await?,
+        Command::Serve {
+            bind,
+            read_only,
+            token,
+        } => serve(&ctx, bind, read_only, token).await?,
         Command::Completions { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
@@ -853,6 +858,36 @@ async fn notifications(
         .await
         .ok()?;
     Some(pubsub.into_on_message())
+}
+
+/// `serve`: the HTTP API of `rsmq-web` on `bind`, until Ctrl-C.
+async fn serve(
+    ctx: &Ctx,
+    bind: std::net::SocketAddr,
+    read_only: bool,
+    token: Option<String>,
+) -> Res {
+    let mut config = rsmq_web::WebConfig::default().read_only(read_only);
+    if let Some(token) = token {
+        config = config.token(token);
+    }
+    let app = rsmq_web::router(ctx.rsmq.clone(), config);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr().unwrap_or(bind);
+    ctx.say(&format!(
+        "serving the HTTP API of namespace `{}` on http://{addr}{} (Ctrl-C ends)",
+        ctx.ns(),
+        if read_only { ", read-only" } else { "" }
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| Failure(format!("serving on {addr}: {e}")))?;
+    Ok(())
 }
 
 async fn tail(ctx: &Ctx, q: &str, interval: Duration) -> Res {

@@ -364,6 +364,22 @@ enum Command {
         interval: Duration,
     },
 
+    /// Serve the HTTP API (rsmq-web): the routes of rest-rsmq and more under /api/
+    #[command(
+        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN): every request must then carry `Authorization: Bearer <token>`.\n--read-only refuses every change (403).\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only"
+    )]
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Refuse every change (sends, receives, deletes, queue changes) with 403
+        #[arg(long)]
+        read_only: bool,
+        /// Require `Authorization: Bearer <TOKEN>` on every request
+        #[arg(long, env = "RSMQ_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  rsmq completions bash > ~/.local/share/bash-completion/completions/rsmq"
@@ -386,6 +402,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Command::Serve {
+        bind, token: None, ..
+    } = &cli.command
+    {
+        if !bind.ip().is_loopback() {
+            eprintln!(
+                "rsmq: refusing to serve on {bind} without a token: anyone who can reach that \
+                 address could read and change the queues; set --token (or RSMQ_TOKEN), or bind \
+                 to 127.0.0.1"
+            );
+            return ExitCode::from(2);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

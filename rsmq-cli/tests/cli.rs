@@ -1075,3 +1075,118 @@ fn sentinel_needs_a_master_name_and_names_the_sentinels_it_cannot_reach() {
         "{line}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// serve: the HTTP API
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn serve_refuses_an_open_address_without_a_token() {
+    let o = finish(
+        bare()
+            .args(["serve", "--bind", "0.0.0.0:0"])
+            .env_remove("RSMQ_TOKEN"),
+    );
+    assert_eq!(o.status, 2, "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("0.0.0.0:0") && o.stderr.contains("--token"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// One HTTP/1.1 request to `port`; the status code and the body.
+fn http(port: u16, request: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// `rsmq serve` on a free port, with `args`; killed on drop.
+struct Serving(Child, u16);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serving(t: &Ns, args: &[&str]) -> Serving {
+    let port = common::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut all = vec!["serve", "--bind", bind.as_str()];
+    all.extend_from_slice(args);
+    let mut child = t
+        .spawn(&all)
+        .env_remove("RSMQ_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rsmq serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("UTF-8");
+    assert!(first.contains(&format!("http://{bind}")), "{first}");
+    Serving(child, port)
+}
+
+#[test]
+fn serve_answers_http_requests_with_the_api() {
+    let t = ns("serve");
+    t.ok(&["create", "jobs"]);
+    let s = serving(&t, &[]);
+    let (status, body) = http(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["queues"], json!(["jobs"]));
+    let json_body = r#"{"message":"web"}"#;
+    let post = format!(
+        "POST /messages/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json_body}",
+        json_body.len()
+    );
+    let (status, body) = http(s.1, &post);
+    assert_eq!(status, 200, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = t.json(&["receive", "jobs"]);
+    assert_eq!(got[0]["id"], json!(id));
+    assert_eq!(got[0]["message"], json!("web"));
+}
+
+#[test]
+fn serve_read_only_with_a_token() {
+    let t = ns("serve-ro");
+    t.ok(&["create", "jobs"]);
+    let s = serving(&t, &["--read-only", "--token", "s3cret"]);
+    let (status, _) = http(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    let (status, body) = http(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http(
+        s.1,
+        "DELETE /queues/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+    assert_eq!(t.ok(&["queues"]).trim(), "jobs");
+}
