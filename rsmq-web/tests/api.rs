@@ -1,5 +1,7 @@
 //! The HTTP API, driven in-process against a real redis-server (one namespace per test).
 
+// The harness of the command-line tool's tests, shared.
+#[path = "../../rsmq-cli/tests/common/mod.rs"]
 mod common;
 
 use axum::body::Body;

@@ -1,6 +1,8 @@
 //! The audit events of the HTTP API. A test binary of its own: a scoped `tracing`
 //! subscriber sees every event only when no other test registers the call sites meanwhile.
 
+// The harness of the command-line tool's tests, shared.
+#[path = "../../rsmq-cli/tests/common/mod.rs"]
 mod common;
 
 use axum::body::Body;

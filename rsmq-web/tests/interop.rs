@@ -3,6 +3,8 @@
 //! Skipped (and said so on stderr) when the driver's `node_modules` is missing, except on
 //! CI (`CI=true`), where that fails.
 
+// The harness of the command-line tool's tests, shared.
+#[path = "../../rsmq-cli/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -1,4 +1,5 @@
-//! Redis servers for the CLI tests, as the root crate's harness does it:
+//! Redis servers for the tests of the command-line tool and of the HTTP API (`rsmq-web`
+//! includes this file), as the root crate's harness does it:
 //! - `RSMQ_TEST_REDIS_SERVER`: the `redis-server` binary to start (default: `redis-server`
 //!   on `PATH`);
 //! - `REDIS_URL` (`redis://host:port/` or `host:port`): the shared server is this running
