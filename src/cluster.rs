@@ -78,7 +78,7 @@ pub fn cluster_namespace_in(prefix: &str, slots: RangeInclusive<u16>) -> String 
 
 /// The connection of a cluster client: the cluster's own (multiplexed per node, following
 /// `MOVED` and failovers), and the slot of the namespace, where commands without a key
-/// (`TIME`) go, so that the clock a script compares with is the one its keys live by.
+/// (`TIME`, `INFO`) go, so that the clock a script compares with is the one its keys live by.
 #[derive(Clone)]
 pub(crate) struct ClusterLink {
     con: ClusterConnection,
@@ -95,7 +95,7 @@ impl ClusterLink {
 
     pub(crate) fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let keyless = cmd.args_iter().next().is_some_and(
-            |a| matches!(a, redis::Arg::Simple(name) if name.eq_ignore_ascii_case(b"TIME")),
+            |a| matches!(a, redis::Arg::Simple(name) if name.eq_ignore_ascii_case(b"TIME") || name.eq_ignore_ascii_case(b"INFO")),
         );
         if keyless {
             let routing = self.to_namespace();

@@ -425,6 +425,20 @@ pub trait RsmqConnection: crate::__private::Sealed {
     /// ```
     fn live_workers(&self) -> impl Future<Output = RsmqResult<Vec<LiveWorker>>> + Send;
 
+    /// The memory of the Redis server the namespace lives on (on a cluster, its master):
+    /// used bytes, `maxmemory` and the eviction policy, from `INFO memory`. Changes nothing.
+    /// [`ServerMemory::may_evict_messages`](crate::ServerMemory::may_evict_messages) says
+    /// whether the policy can drop queues.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let memory = rsmq.server_memory().await?;
+    /// println!("{} of {} bytes, policy {}", memory.used, memory.max, memory.policy);
+    /// # Ok(()) }
+    /// ```
+    fn server_memory(&self) -> impl Future<Output = RsmqResult<crate::ServerMemory>> + Send;
+
     /// Writes a worker's liveness entry. For the worker runtime.
     #[doc(hidden)]
     fn register_worker(

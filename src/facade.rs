@@ -359,6 +359,15 @@ macro_rules! impl_rsmq_connection {
                 .await
             }
 
+            async fn server_memory(&self) -> $crate::RsmqResult<$crate::ServerMemory> {
+                let span = $crate::observe::op_span!("server_memory", ::tracing::field::Empty);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.server_memory(&mut *con).await
+                })
+                .await
+            }
+
             async fn register_worker(
                 &self,
                 id: &str,

@@ -24,6 +24,7 @@ mod pool;
 mod reply;
 #[cfg(feature = "sentinel")]
 mod sentinel;
+mod server;
 #[cfg(feature = "sync")]
 mod sync;
 mod units;
@@ -57,6 +58,7 @@ pub use redis;
 #[cfg(feature = "sentinel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub use sentinel::SENTINEL_FENCE;
+pub use server::ServerMemory;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub use sync::{RsmqConnectionSync, RsmqSync};

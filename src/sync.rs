@@ -133,6 +133,9 @@ pub trait RsmqConnectionSync: crate::__private::Sealed {
     fn purge_queue(&self, qname: &str) -> RsmqResult<u64>;
     /// See [`RsmqConnection::live_workers`].
     fn live_workers(&self) -> RsmqResult<Vec<crate::LiveWorker>>;
+
+    /// See [`RsmqConnection::server_memory`].
+    fn server_memory(&self) -> RsmqResult<crate::ServerMemory>;
 }
 
 /// Owns the runtime; shuts it down without blocking, so dropping the client inside an async
@@ -489,5 +492,9 @@ impl RsmqConnectionSync for RsmqSync {
 
     fn live_workers(&self) -> RsmqResult<Vec<crate::LiveWorker>> {
         self.run(|c| async move { c.live_workers().await })
+    }
+
+    fn server_memory(&self) -> RsmqResult<crate::ServerMemory> {
+        self.run(|c| async move { c.server_memory().await })
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn routes() -> Router<Arc<Ctx>> {
         .route("/api/workers", get(workers))
 }
 
-fn attributes_json(a: &RsmqQueueAttributes) -> Value {
+pub(crate) fn attributes_json(a: &RsmqQueueAttributes) -> Value {
     json!({
         "vt": secs(a.vt),
         "delay": secs(a.delay),

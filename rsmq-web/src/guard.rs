@@ -60,6 +60,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// A new CSRF token: 32 random bytes from the operating system, in hex.
+pub(crate) fn new_csrf_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Ctx {
     /// Refuses a change in read-only mode, and logs the change otherwise.
     pub(crate) fn mutation(

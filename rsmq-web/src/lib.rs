@@ -27,6 +27,7 @@
 mod api;
 mod error;
 mod guard;
+mod stats;
 
 use std::sync::Arc;
 
@@ -87,6 +88,10 @@ impl std::fmt::Debug for WebConfig {
 struct Ctx {
     rsmq: Rsmq,
     config: WebConfig,
+    /// The token the dashboard's pages carry and send back in `X-CSRF-Token` with every
+    /// change: random, made when the router is built.
+    #[allow(dead_code)] // read by the CSRF check and the dashboard
+    csrf: String,
 }
 
 type Shared = axum::extract::State<Arc<Ctx>>;
@@ -121,9 +126,14 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 /// Every change is logged with `tracing::info!` (target `rsmq_web::audit`: route, queue
 /// and message id, never a body or the token).
 pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
-    let ctx = Arc::new(Ctx { rsmq, config });
+    let ctx = Arc::new(Ctx {
+        rsmq,
+        config,
+        csrf: guard::new_csrf_token(),
+    });
     Router::new()
         .merge(api::routes())
+        .route("/api/overview", axum::routing::get(stats::get_overview))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(ctx.clone(), guard::guard))

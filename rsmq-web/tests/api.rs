@@ -583,3 +583,38 @@ async fn security_headers_on_every_answer() {
             .starts_with("application/json"));
     }
 }
+
+#[tokio::test]
+async fn overview_counts_queues_memory_and_workers() {
+    let (app, rsmq) = app("overview", WebConfig::default().read_only(true)).await;
+    rsmq.create_queue("a", None, None, None).await.unwrap();
+    rsmq.create_queue("b", None, None, None).await.unwrap();
+    rsmq.send_message("a", "one", None).await.unwrap();
+    rsmq.send_message("a", "two", None).await.unwrap();
+    rsmq.receive_message::<String>("a", None).await.unwrap();
+    let (s, v) = req(&app, "GET", "/api/overview", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let queues = v["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 2, "{v}");
+    let a = &queues[0];
+    assert_eq!(a["name"], "a");
+    assert_eq!(
+        (a["msgs"].as_u64(), a["visible"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(a["hiddenmsgs"].as_u64() >= Some(1), "{v}");
+    assert!(
+        a["oldest_age"]
+            .as_f64()
+            .is_some_and(|age| (0.0..60.0).contains(&age)),
+        "{v}"
+    );
+    assert!(
+        queues[1]["oldest_age"].is_null(),
+        "an empty queue has no oldest message: {v}"
+    );
+    assert!(v["redis"]["used_memory"].as_u64().unwrap() > 0);
+    assert!(v["redis"]["policy"].is_string());
+    assert!(v["redis"]["may_evict_messages"].is_boolean());
+    assert_eq!(v["workers"], 0);
+}

@@ -31,6 +31,7 @@ pub(crate) mod lua;
 mod queue;
 mod receive;
 mod send;
+mod server;
 mod stored;
 mod visibility;
 

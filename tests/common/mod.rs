@@ -661,6 +661,9 @@ mod sync_adapter {
         async fn live_workers(&self) -> RsmqResult<Vec<rsmq_async::LiveWorker>> {
             self.0.live_workers()
         }
+        async fn server_memory(&self) -> RsmqResult<rsmq_async::ServerMemory> {
+            self.0.server_memory()
+        }
         // The blocking client runs no worker: nothing to register.
         async fn register_worker(&self, _: &str, _: Duration, _: &str) -> RsmqResult<()> {
             Ok(())
