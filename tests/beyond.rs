@@ -31,6 +31,7 @@ suite! {
     purge_removes_message_fields_only,
     purge_empties_a_queue_larger_than_one_step,
     attributes_report_visible_messages_and_the_oldest_age,
+    server_memory_reads_info_memory,
     long_poll_returns_none_after_the_wait,
     long_poll_wakes_when_a_delayed_message_becomes_due,
     long_poll_wakes_on_a_realtime_send,
@@ -590,6 +591,16 @@ async fn peek_changes_nothing<C: Client>(rsmq: C, ns: String) {
         rsmq.peek_messages::<String>("nope", 1).await,
         Err(RsmqError::QueueNotFound)
     ));
+}
+
+/// `INFO memory` of the namespace's server (on a cluster, the master of its slot).
+async fn server_memory_reads_info_memory<C: Client>(rsmq: C, ns: String) {
+    let before = common::snapshot(&ns).await;
+    let m = rsmq.server_memory().await.unwrap();
+    assert!(m.used > 0);
+    assert!(!m.policy.is_empty());
+    assert_eq!(m.may_evict_messages(), m.policy.starts_with("allkeys-"));
+    assert_eq!(common::snapshot(&ns).await, before);
 }
 
 async fn purge_removes_messages_and_keeps_the_queue<C: Client>(rsmq: C, ns: String) {
