@@ -27,6 +27,7 @@
 mod api;
 mod error;
 mod guard;
+mod openapi;
 
 use std::sync::Arc;
 
