@@ -3,7 +3,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{LiveWorker, RedisBytes, RsmqMessage, RsmqQueueAttributes, RsmqResult};
+use crate::{
+    BrowsedMessage, LiveWorker, MessagePage, RedisBytes, RsmqMessage, RsmqQueueAttributes,
+    RsmqResult,
+};
 
 /// The RSMQ operations. Write code against this trait to stay independent of the client.
 ///
@@ -451,4 +454,56 @@ pub trait RsmqConnection: crate::__private::Sealed {
     /// Removes a worker's liveness entry. For the worker runtime.
     #[doc(hidden)]
     fn unregister_worker(&self, id: &str) -> impl Future<Output = RsmqResult<()>> + Send;
+
+    /// Returns one page of all of a queue's messages, hidden and delayed ones included, in
+    /// the order they become receivable: up to `max` (at most [`MAX_BATCH`](crate::MAX_BATCH))
+    /// from position `cursor` (0 for the first page), and the cursor of the next page
+    /// ([`MessagePage::next`], `None` after the last). Nothing changes in Redis. Each message
+    /// carries its `visible_at` time (epoch milliseconds) and whether it is hidden; `rc` and
+    /// `fr` are as stored (0 for a message never received). Errors with `QueueNotFound`.
+    ///
+    /// The cursor is a position in the queue's order, so a page is one atomic read, but the
+    /// pages together are no snapshot: messages sent, received, deleted or made visible
+    /// between two calls move the others, and a message can then be seen twice or not at all.
+    /// A page can hold fewer than `max` messages before the end (a member whose body was
+    /// lost, left by a crashed writer, is skipped).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let mut cursor = Some(0);
+    /// while let Some(at) = cursor {
+    ///     let page = rsmq.browse_messages::<String>("jobs", at, 100).await?;
+    ///     for m in &page.messages {
+    ///         println!("{} hidden={} rc={}: {}", m.id, m.hidden, m.rc, m.message);
+    ///     }
+    ///     cursor = page.next;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn browse_messages<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+        &self,
+        qname: &str,
+        cursor: u64,
+        max: u32,
+    ) -> impl Future<Output = RsmqResult<MessagePage<E>>> + Send;
+
+    /// Returns the message with this id, hidden or not, without receiving it: nothing changes
+    /// in Redis. `None` when the queue holds no such message. Errors with `QueueNotFound`,
+    /// and with `InvalidFormat` for a string that is no message id.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq, id: String) -> rsmq_async::RsmqResult<()> {
+    /// match rsmq.get_message::<String>("jobs", &id).await? {
+    ///     Some(m) => println!("rc={} visible at {} ms: {}", m.rc, m.visible_at, m.message),
+    ///     None => println!("gone"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn get_message<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+        &self,
+        qname: &str,
+        message_id: &str,
+    ) -> impl Future<Output = RsmqResult<Option<BrowsedMessage<E>>>> + Send;
 }

@@ -391,6 +391,35 @@ macro_rules! impl_rsmq_connection {
                 })
                 .await
             }
+
+            async fn browse_messages<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>> + Send>(
+                &self,
+                qname: &str,
+                cursor: u64,
+                max: u32,
+            ) -> $crate::RsmqResult<$crate::MessagePage<E>> {
+                let span = $crate::observe::op_span!("browse_messages", qname, count = max);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine
+                        .browse_messages(&mut *con, qname, cursor, max)
+                        .await
+                })
+                .await
+            }
+
+            async fn get_message<E: TryFrom<$crate::RedisBytes, Error = Vec<u8>> + Send>(
+                &self,
+                qname: &str,
+                message_id: &str,
+            ) -> $crate::RsmqResult<Option<$crate::BrowsedMessage<E>>> {
+                let span = $crate::observe::op_span!("get_message", qname, id = message_id);
+                $crate::observe::traced(span, async {
+                    let mut con = self.conn().await?;
+                    self.engine.get_message(&mut *con, qname, message_id).await
+                })
+                .await
+            }
         }
     };
 }

@@ -47,7 +47,7 @@ pub use json::RsmqJsonExtSync;
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use json::{Json, RsmqJsonExt};
 pub use liveness::LiveWorker;
-pub use message::{RedisBytes, RsmqMessage};
+pub use message::{BrowsedMessage, MessagePage, RedisBytes, RsmqMessage};
 pub use options::{Durability, RsmqOptions, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT};
 #[cfg(feature = "tokio-comp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-comp")))]

@@ -171,3 +171,117 @@ impl RsmqMessage<Vec<u8>> {
         }
     }
 }
+
+/// A message as [`browse_messages`](crate::RsmqConnection::browse_messages) and
+/// [`get_message`](crate::RsmqConnection::get_message) see it: hidden or not, with the time it
+/// next becomes receivable. Reading it changes nothing in Redis.
+///
+/// Timestamps are epoch **milliseconds** (Redis clock), whatever the client's
+/// [`ScoreUnit`](crate::ScoreUnit) (a microsecond score is rounded down).
+///
+/// ```no_run
+/// # use rsmq_async::{Rsmq, RsmqConnection};
+/// # async fn f(rsmq: Rsmq, id: String) -> rsmq_async::RsmqResult<()> {
+/// if let Some(m) = rsmq.get_message::<String>("jobs", &id).await? {
+///     let state = if m.hidden { "hidden" } else { "receivable" };
+///     println!("{} ({state} from {} ms): {}", m.id, m.visible_at, m.message);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BrowsedMessage<T = String> {
+    /// The message id (see [`RsmqMessage::id`]).
+    pub id: String,
+    /// The body.
+    pub message: T,
+    /// Receive count so far: 0 for a message never received.
+    pub rc: u64,
+    /// First receive time, epoch milliseconds; 0 for a message never received.
+    pub fr: u64,
+    /// Send time, epoch milliseconds, derived from the id (see [`RsmqMessage::sent`]).
+    pub sent: u64,
+    /// When the message is (or became) receivable: its score in the queue's sorted set, as
+    /// epoch milliseconds.
+    pub visible_at: u64,
+    /// Whether the message was not receivable when it was read (`visible_at` after the
+    /// Redis time of the read): delayed, or received and not yet due again.
+    pub hidden: bool,
+}
+
+impl BrowsedMessage<Vec<u8>> {
+    /// Converts the raw body into `T`. On failure, the message with its raw bytes is returned
+    /// inside [`RsmqError::CannotDecodeMessage`](crate::RsmqError::CannotDecodeMessage).
+    pub(crate) fn decode<T>(self) -> crate::RsmqResult<BrowsedMessage<T>>
+    where
+        T: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        let BrowsedMessage {
+            id,
+            message,
+            rc,
+            fr,
+            sent,
+            visible_at,
+            hidden,
+        } = self;
+        match T::try_from(RedisBytes(message)) {
+            Ok(message) => Ok(BrowsedMessage {
+                id,
+                message,
+                rc,
+                fr,
+                sent,
+                visible_at,
+                hidden,
+            }),
+            Err(message) => Err(crate::RsmqError::CannotDecodeMessage(RsmqMessage {
+                id,
+                message,
+                rc,
+                fr,
+                sent,
+            })),
+        }
+    }
+}
+
+/// One page of [`browse_messages`](crate::RsmqConnection::browse_messages): messages in the
+/// order they become receivable, and the cursor of the next page.
+///
+/// ```no_run
+/// # use rsmq_async::{Rsmq, RsmqConnection};
+/// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+/// let mut cursor = Some(0);
+/// while let Some(at) = cursor {
+///     let page = rsmq.browse_messages::<Vec<u8>>("jobs", at, 100).await?;
+///     println!("{} messages", page.messages.len());
+///     cursor = page.next;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MessagePage<T = String> {
+    /// The messages of the page, in the order they become receivable (score, then id).
+    pub messages: Vec<BrowsedMessage<T>>,
+    /// The cursor of the next page; `None` when this page reached the end of the queue.
+    pub next: Option<u64>,
+}
+
+impl MessagePage<Vec<u8>> {
+    /// Converts every raw body into `T`; the first failure is the error.
+    pub(crate) fn decode<T>(self) -> crate::RsmqResult<MessagePage<T>>
+    where
+        T: TryFrom<RedisBytes, Error = Vec<u8>>,
+    {
+        Ok(MessagePage {
+            messages: self
+                .messages
+                .into_iter()
+                .map(BrowsedMessage::decode)
+                .collect::<crate::RsmqResult<_>>()?,
+            next: self.next,
+        })
+    }
+}

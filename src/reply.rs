@@ -268,6 +268,40 @@ fn message(value: Value) -> RsmqResult<RsmqMessage<Vec<u8>>> {
     })
 }
 
+/// A message read by the browse scripts, its score (in score units) and whether it was
+/// hidden when read.
+pub(crate) type Browsed = (RsmqMessage<Vec<u8>>, u64, bool);
+
+/// One {id, body, rc, fr, score, hidden} of the browse scripts.
+pub(crate) fn browsed(value: Value) -> RsmqResult<Browsed> {
+    let [id, body, rc, fr, score, hidden] =
+        <[Value; 6]>::try_from(array(value, 6, "browsed message")?)
+            .map_err(|_| RsmqError::InvalidReply("browsed message: wrong length".into()))?;
+    let message = message(Value::Array(vec![id, body, rc, fr]))?;
+    Ok((message, counter(&score, "score")?, flag(hidden, "hidden")?))
+}
+
+/// The reply of `browse_messages`: {the size of the sorted set, {browsed message...}}.
+pub(crate) fn browsed_page(value: Value) -> RsmqResult<(u64, Vec<Browsed>)> {
+    let [size, items] = <[Value; 2]>::try_from(array(check_code(value)?, 2, "message page")?)
+        .map_err(|_| RsmqError::InvalidReply("message page: wrong length".into()))?;
+    let size = count(size, "message page")?;
+    let items = match items {
+        Value::Array(items) => items,
+        Value::Nil => Vec::new(),
+        other => {
+            return Err(RsmqError::InvalidReply(format!(
+                "message page: expected an array, got {}",
+                describe(&other)
+            )))
+        }
+    };
+    Ok((
+        size,
+        items.into_iter().map(browsed).collect::<RsmqResult<_>>()?,
+    ))
+}
+
 /// A short description of a reply for error messages (never the whole body).
 fn describe(value: &Value) -> String {
     match value {

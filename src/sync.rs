@@ -136,6 +136,19 @@ pub trait RsmqConnectionSync: crate::__private::Sealed {
 
     /// See [`RsmqConnection::server_memory`].
     fn server_memory(&self) -> RsmqResult<crate::ServerMemory>;
+    /// See [`RsmqConnection::browse_messages`].
+    fn browse_messages<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        cursor: u64,
+        max: u32,
+    ) -> RsmqResult<crate::MessagePage<E>>;
+    /// See [`RsmqConnection::get_message`].
+    fn get_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        message_id: &str,
+    ) -> RsmqResult<Option<crate::BrowsedMessage<E>>>;
 }
 
 /// Owns the runtime; shuts it down without blocking, so dropping the client inside an async
@@ -496,5 +509,27 @@ impl RsmqConnectionSync for RsmqSync {
 
     fn server_memory(&self) -> RsmqResult<crate::ServerMemory> {
         self.run(|c| async move { c.server_memory().await })
+    }
+
+    fn browse_messages<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        cursor: u64,
+        max: u32,
+    ) -> RsmqResult<crate::MessagePage<E>> {
+        let q = qname.to_owned();
+        let raw =
+            self.run(|c| async move { c.browse_messages::<Vec<u8>>(&q, cursor, max).await })?;
+        raw.decode()
+    }
+
+    fn get_message<E: TryFrom<RedisBytes, Error = Vec<u8>>>(
+        &self,
+        qname: &str,
+        message_id: &str,
+    ) -> RsmqResult<Option<crate::BrowsedMessage<E>>> {
+        let (q, id) = (qname.to_owned(), message_id.to_owned());
+        let raw = self.run(|c| async move { c.get_message::<Vec<u8>>(&q, &id).await })?;
+        raw.map(crate::BrowsedMessage::decode).transpose()
     }
 }

@@ -73,6 +73,14 @@ impl ScoreUnit {
         }
     }
 
+    /// A score (a time in score units) as epoch milliseconds, rounded down.
+    pub(crate) const fn millis(self, score: u64) -> u64 {
+        match self {
+            ScoreUnit::Millis => score,
+            ScoreUnit::Micros => score / 1000,
+        }
+    }
+
     /// A number of score units as a duration.
     pub(crate) const fn duration(self, units: u64) -> Duration {
         match self {

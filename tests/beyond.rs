@@ -27,6 +27,9 @@ suite! {
     receive_or_dlq_parks_any_number_of_spent_messages,
     redrive_moves_dead_messages_back_with_a_fresh_budget,
     peek_changes_nothing,
+    browse_pages_through_every_message_once_in_order_changing_nothing,
+    browse_checks_its_input,
+    get_message_reads_one_message_hidden_or_not,
     purge_removes_messages_and_keeps_the_queue,
     purge_removes_message_fields_only,
     purge_empties_a_queue_larger_than_one_step,
@@ -601,6 +604,172 @@ async fn server_memory_reads_info_memory<C: Client>(rsmq: C, ns: String) {
     assert!(!m.policy.is_empty());
     assert_eq!(m.may_evict_messages(), m.policy.starts_with("allkeys-"));
     assert_eq!(common::snapshot(&ns).await, before);
+}
+
+async fn browse_pages_through_every_message_once_in_order_changing_nothing<C: Client>(
+    rsmq: C,
+    ns: String,
+) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let bodies: Vec<String> = (0..7).map(|i| format!("m{i}")).collect();
+    rsmq.send_message_batch("q", bodies, None).await.unwrap();
+    let later = rsmq
+        .send_message("q", "later", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    // Received, m0 is hidden for two minutes: it goes to the end.
+    let m0 = rsmq
+        .receive_message::<String>("q", Some(Duration::from_secs(120)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m0.message, "m0");
+
+    let before = common::snapshot(&ns).await;
+    let (mut seen, mut cursor, mut nexts) = (Vec::new(), Some(0), Vec::new());
+    while let Some(at) = cursor {
+        let page = rsmq.browse_messages::<String>("q", at, 3).await.unwrap();
+        assert!(page.messages.len() <= 3);
+        seen.extend(page.messages);
+        cursor = page.next;
+        nexts.push(cursor);
+    }
+    assert_eq!(
+        common::snapshot(&ns).await,
+        before,
+        "browsing changes nothing"
+    );
+    assert_eq!(nexts, [Some(3), Some(6), None]);
+    let order: Vec<(&str, bool)> = seen
+        .iter()
+        .map(|m| (m.message.as_str(), m.hidden))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("m1", false),
+            ("m2", false),
+            ("m3", false),
+            ("m4", false),
+            ("m5", false),
+            ("m6", false),
+            ("later", true),
+            ("m0", true),
+        ]
+    );
+    let by_body = |b: &str| seen.iter().find(|m| m.message == b).unwrap();
+    let (m1, l, r) = (by_body("m1"), by_body("later"), by_body("m0"));
+    assert_eq!((m1.rc, m1.fr, l.rc), (0, 0, 0));
+    assert!(m1.sent > 1_600_000_000_000 && m1.visible_at >= m1.sent);
+    assert_eq!(l.id, later);
+    assert!(l.visible_at >= l.sent + 60_000 && l.visible_at < l.sent + 61_000);
+    assert_eq!((r.id.as_str(), r.rc, r.fr), (m0.id.as_str(), 1, m0.fr));
+    assert!(r.visible_at >= r.fr + 120_000 && r.visible_at < r.fr + 121_000);
+
+    // One page of exactly the rest ends; past the end is empty.
+    let all = rsmq.browse_messages::<String>("q", 0, 8).await.unwrap();
+    assert_eq!((all.messages.len(), all.next), (8, None));
+    assert_eq!(all.messages, seen);
+    let short = rsmq.browse_messages::<String>("q", 0, 7).await.unwrap();
+    assert_eq!(short.next, Some(7));
+    let past = rsmq.browse_messages::<String>("q", 100, 10).await.unwrap();
+    assert!(past.messages.is_empty() && past.next.is_none());
+    let none = rsmq.browse_messages::<String>("q", 2, 0).await.unwrap();
+    assert!(none.messages.is_empty());
+    assert_eq!(none.next, Some(2));
+    let far = rsmq
+        .browse_messages::<String>("q", u64::MAX, 10)
+        .await
+        .unwrap();
+    assert!(far.messages.is_empty() && far.next.is_none());
+}
+
+async fn browse_checks_its_input<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    rsmq.send_message("q", vec![0xffu8, 0xfe], None)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    assert!(matches!(
+        rsmq.browse_messages::<String>("nope", 0, 10).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.browse_messages::<String>("bad!", 0, 10).await,
+        Err(RsmqError::InvalidFormat(_))
+    ));
+    assert!(matches!(
+        rsmq.browse_messages::<String>("q", 0, MAX_BATCH as u32 + 1)
+            .await,
+        Err(RsmqError::BatchTooLarge(MAX_BATCH))
+    ));
+    // A body that is not UTF-8 cannot be a String, and comes back as bytes.
+    assert!(matches!(
+        rsmq.browse_messages::<String>("q", 0, 10).await,
+        Err(RsmqError::CannotDecodeMessage(m)) if m.message == [0xff, 0xfe]
+    ));
+    let page = rsmq.browse_messages::<Vec<u8>>("q", 0, 10).await.unwrap();
+    assert_eq!(page.messages[0].message, [0xff, 0xfe]);
+    // The largest page fits the script's limits.
+    let max = MAX_BATCH as u32;
+    assert_eq!(
+        rsmq.browse_messages::<Vec<u8>>("q", 0, max)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+    assert_eq!(common::snapshot(&ns).await, before);
+}
+
+async fn get_message_reads_one_message_hidden_or_not<C: Client>(rsmq: C, ns: String) {
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let a = rsmq.send_message("q", "a", None).await.unwrap();
+    let b = rsmq
+        .send_message("q", "b", Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let gone = rsmq.send_message("q", "gone", None).await.unwrap();
+    rsmq.delete_message("q", &gone).await.unwrap();
+    let before = common::snapshot(&ns).await;
+
+    let m = rsmq.get_message::<String>("q", &a).await.unwrap().unwrap();
+    assert_eq!((m.id.as_str(), m.message.as_str()), (a.as_str(), "a"));
+    assert_eq!((m.rc, m.fr, m.hidden), (0, 0, false));
+    assert!(m.sent > 1_600_000_000_000 && m.visible_at >= m.sent);
+    let m = rsmq.get_message::<String>("q", &b).await.unwrap().unwrap();
+    assert_eq!((m.message.as_str(), m.hidden), ("b", true));
+    assert!(m.visible_at >= m.sent + 30_000);
+    assert_eq!(rsmq.get_message::<String>("q", &gone).await.unwrap(), None);
+    assert_eq!(
+        common::snapshot(&ns).await,
+        before,
+        "reading changes nothing"
+    );
+
+    // Received: hidden, counted.
+    let r = rsmq
+        .receive_message::<String>("q", Some(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.id, a);
+    let m = rsmq.get_message::<String>("q", &a).await.unwrap().unwrap();
+    assert_eq!((m.rc, m.fr, m.hidden), (1, r.fr, true));
+
+    assert!(matches!(
+        rsmq.get_message::<String>("nope", &a).await,
+        Err(RsmqError::QueueNotFound)
+    ));
+    assert!(matches!(
+        rsmq.get_message::<String>("q", "short").await,
+        Err(RsmqError::InvalidFormat(_))
+    ));
+    assert!(matches!(
+        rsmq.get_message::<String>("q", "").await,
+        Err(RsmqError::MissingParameter(_))
+    ));
 }
 
 async fn purge_removes_messages_and_keeps_the_queue<C: Client>(rsmq: C, ns: String) {

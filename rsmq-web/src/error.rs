@@ -49,6 +49,7 @@ impl From<RsmqError> for ApiError {
                 (StatusCode::BAD_REQUEST, "invalidValue")
             }
             RsmqError::BatchTooLarge(_) => (StatusCode::BAD_REQUEST, "invalidValue"),
+            RsmqError::SameQueue => (StatusCode::BAD_REQUEST, "sameQueue"),
             RsmqError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "missingParameter"),
             RsmqError::NoAttributeSupplied => (StatusCode::BAD_REQUEST, "noAttributeSupplied"),
             RsmqError::MessageTooLong => (StatusCode::BAD_REQUEST, "messageTooLong"),

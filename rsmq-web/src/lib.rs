@@ -27,6 +27,7 @@
 mod api;
 mod error;
 mod guard;
+mod openapi;
 mod stats;
 
 use std::sync::Arc;
@@ -120,6 +121,19 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 /// | `POST /api/queues/{q}/purge` | remove every message | `{"removed": n}` |
 /// | `PATCH /api/queues/{q}` `{vt?, delay?, maxsize?}` | set attributes | the attributes |
 /// | `GET /api/workers` | live workers | `{"workers": [...]}` |
+/// | `GET /api/queues/{q}/messages?cursor=&limit=` | a page (`limit` 1..=1000, default 50) of all messages, hidden ones included, in visible-at order, unchanged | `{"messages": [{"id", "message", "rc", "fr", "sent", "visible_at", "hidden"}], "next": cursor or null}` |
+/// | `GET /api/queues/{q}/messages/{id}` | one message, unchanged | the message, or 404 `messageNotFound` |
+/// | `GET /api/queues/{q}/search?id=` | a message by id | `{"messages": [...], "next": null, "scanned": n}` |
+/// | `GET /api/queues/{q}/search?q=&cursor=&scan=` | messages whose body holds `q`, looking at `scan` (1..=10000, default 1000) from `cursor` | `{"messages": [...], "next": cursor or null, "scanned": n}` |
+/// | `POST /api/queues/{q}/pop` | receive and delete the next message | `{"id", "message", "rc", "fr", "sent"}`, or `{}` |
+/// | `POST /api/queues/{q}/messages` `{messages, delay?}` | send 1..=1000 messages, all or none | `{"ids": [...]}` |
+/// | `POST /api/queues/{q}/messages/{id}/move` `{to}` | move a message to another queue | `{"result": 1 or 0}` |
+/// | `POST /api/queues/{q}/redrive` `{to, max?, dry_run?}` | move up to `max` (default and at most 1000) receivable messages of a dead-letter queue to `to`; a dry run changes nothing | `{"moved": n}`, or `{"would_move": n}` |
+/// | `GET /api/openapi.json` | the OpenAPI 3 document of these routes | the document |
+///
+/// The cursor of a page or search is a position in the queue's order: messages sent,
+/// received or deleted between two calls move the others, so a message can then be seen
+/// twice or not at all.
 ///
 /// Every answer carries `Content-Security-Policy: default-src 'self'`,
 /// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and `Cache-Control: no-store`.

@@ -107,6 +107,47 @@ async fn every_change_is_audited_without_bodies_or_token() {
     .await;
     call(&app, "GET", "/queues/q", None, Some("s3cret")).await;
 
+    // The routes beyond rest-rsmq: browsing, searching and a dry run are no changes.
+    call(&app, "POST", "/queues/dst", None, Some("s3cret")).await;
+    let v = call(
+        &app,
+        "POST",
+        "/api/queues/q/messages",
+        Some(json!({"messages": ["private batch"]})),
+        Some("s3cret"),
+    )
+    .await;
+    let batch_id = v["ids"][0].as_str().unwrap().to_string();
+    for uri in ["/api/queues/q/messages", "/api/queues/q/search?q=batch"] {
+        call(&app, "GET", uri, None, Some("s3cret")).await;
+    }
+    let dry = json!({"to": "dst", "dry_run": true});
+    let v = call(
+        &app,
+        "POST",
+        "/api/queues/q/redrive",
+        Some(dry),
+        Some("s3cret"),
+    )
+    .await;
+    assert_eq!(v, json!({"would_move": 1}));
+    assert!(
+        !events.lock().unwrap().iter().any(|e| e.contains("redrive")),
+        "a dry run is no change"
+    );
+    let to_dst = Some(json!({"to": "dst"}));
+    let uri = format!("/api/queues/q/messages/{batch_id}/move");
+    call(&app, "POST", &uri, to_dst.clone(), Some("s3cret")).await;
+    call(
+        &app,
+        "POST",
+        "/api/queues/dst/redrive",
+        Some(json!({"to": "q"})),
+        Some("s3cret"),
+    )
+    .await;
+    call(&app, "POST", "/api/queues/q/pop", None, Some("s3cret")).await;
+
     let events = events.lock().unwrap().clone();
     let all = events.join("\n");
     assert!(
@@ -127,9 +168,21 @@ async fn every_change_is_audited_without_bodies_or_token() {
             .any(|e| e.contains("route=\"deleteMessage\"") && e.contains(&id)),
         "{all}"
     );
+    let has = |route: &str, queue: &str, id: Option<&str>| {
+        events.iter().any(|e| {
+            e.contains(&format!("route=\"{route}\""))
+                && (e.contains(&format!("queue=\"{queue}\""))
+                    || e.contains(&format!("queue={queue} ")))
+                && id.is_none_or(|id| e.contains(id))
+        })
+    };
+    assert!(has("sendMessageBatch", "q", None), "{all}");
+    assert!(has("moveMessage", "q", Some(&batch_id)), "{all}");
+    assert!(has("redrive", "dst", None), "{all}");
+    assert!(has("popMessage", "q", Some(&batch_id)), "{all}");
     assert!(!all.contains("getQueueAttributes"), "{all}");
     assert!(
-        !all.contains("private body") && !all.contains("s3cret"),
+        !all.contains("private body") && !all.contains("private batch") && !all.contains("s3cret"),
         "{all}"
     );
 }

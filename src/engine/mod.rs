@@ -16,7 +16,7 @@
 //! | visibility changes | `visibility.rs` | `visibility/` |
 //! | deletes | `delete.rs` | `delete/` |
 //! | dead letters: move, receive-or-DLQ, redrive | `dlq.rs` | `dlq/` |
-//! | peek and purge | `inspect.rs` | `inspect/` |
+//! | peek, browse and purge | `inspect.rs` | `inspect/` |
 //! | worker liveness | `liveness.rs` | `liveness/` |
 //!
 //! `lua.rs` puts the scripts together and calls them; `lua/` holds the Lua pieces scripts
@@ -106,6 +106,8 @@ const SCRIPTS: &[&Script] = &[
     &dlq::RECEIVE_MESSAGE_OR_DLQ,
     &dlq::REDRIVE,
     &inspect::PEEK_MESSAGES,
+    &inspect::BROWSE_MESSAGES,
+    &inspect::GET_MESSAGE,
     &inspect::PURGE_MESSAGES,
     &inspect::PURGE_ORPHANS,
     &liveness::REGISTER_WORKER,

@@ -671,6 +671,21 @@ mod sync_adapter {
         async fn unregister_worker(&self, _: &str) -> RsmqResult<()> {
             Ok(())
         }
+        async fn browse_messages<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+            &self,
+            q: &str,
+            cursor: u64,
+            max: u32,
+        ) -> RsmqResult<rsmq_async::MessagePage<E>> {
+            self.0.browse_messages(q, cursor, max)
+        }
+        async fn get_message<E: TryFrom<RedisBytes, Error = Vec<u8>> + Send>(
+            &self,
+            q: &str,
+            id: &str,
+        ) -> RsmqResult<Option<rsmq_async::BrowsedMessage<E>>> {
+            self.0.get_message(q, id)
+        }
     }
 }
 
