@@ -902,6 +902,7 @@ async fn serve(
         ctx.ns(),
         if read_only { ", read-only" } else { "" }
     ));
+    crate::audit::install();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

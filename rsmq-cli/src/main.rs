@@ -4,6 +4,7 @@
 //! see `commands.rs`. Data goes to stdout (`--json` for machines), messages to stderr, and
 //! an error is one line on stderr with status 1 (2 for a usage error).
 
+mod audit;
 mod commands;
 mod util;
 
@@ -366,7 +367,7 @@ enum Command {
 
     /// Serve the HTTP API (rsmq-web): the routes of rest-rsmq and more under /api/
     #[command(
-        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN) or --basic (or RSMQ_BASIC): every request must then carry\n`Authorization: Bearer <token>` or the Basic user and password (a browser asks for\nthem); with both, either passes. Prefer the environment variables: a command line is\nvisible to other users of the machine. --read-only refuses every change (403).\n\nA change from a browser must come from the same origin and carry the page's CSRF token;\nscripts and SDKs (no browser headers) are not affected. GET /metrics serves Prometheus\nmetrics; the peer address of every change goes into the audit log.\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only\n  RSMQ_BASIC=admin:s3cret rsmq serve --bind 0.0.0.0:8080"
+        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN) or --basic (or RSMQ_BASIC): every request must then carry\n`Authorization: Bearer <token>` or the Basic user and password (a browser asks for\nthem); with both, either passes. Prefer the environment variables: a command line is\nvisible to other users of the machine. --read-only refuses every change (403).\n\nA change from a browser must come from the same origin and carry the page's CSRF token;\nscripts and SDKs (no browser headers) are not affected. GET /metrics serves Prometheus\nmetrics. Every change, made or refused, is logged on standard error with who made it\nand from which address.\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only\n  RSMQ_BASIC=admin:s3cret rsmq serve --bind 0.0.0.0:8080"
     )]
     Serve {
         /// Address to listen on

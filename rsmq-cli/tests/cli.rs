@@ -1260,6 +1260,21 @@ fn serve_with_basic_auth_on_an_open_address() {
         "GET /queues HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(status, 401);
+    // Every change goes into the audit log on standard error: who, and from where.
+    let (status, body) = http(
+        s.1,
+        "POST /queues/made HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let audit = lines.next().expect("an audit line").expect("UTF-8");
+    assert!(
+        audit.contains(
+            "audit: change route=createQueue queue=made auth=basic:admin peer=127.0.0.1:"
+        ),
+        "{audit}"
+    );
+    assert!(!audit.contains("s3cret"), "{audit}");
 }
 
 #[test]
