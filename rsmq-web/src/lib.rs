@@ -201,11 +201,11 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 ///   `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
 ///   `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
 /// - **Audit.** Every change, and every change refused by the CSRF check or read-only
-///   mode, is logged with `tracing::info!`
-///   (target `rsmq_web::audit`): the route, the queue, the message id, who (`auth`:
-///   `token`, `basic:<user>` or `none`) and from where (`peer`, when the server was started
-///   with [`Router::into_make_service_with_connect_info`]`::<SocketAddr>`); never a body or
-///   a secret.
+///   mode, is logged with `tracing::info!` (target `rsmq_web::audit`): the route (or the
+///   method and path, for a CSRF refusal), the queue, the message id, who (`auth`: `token`,
+///   `basic:<user>` or `none`) and from where (`peer`, when the server was started with
+///   [`Router::into_make_service_with_connect_info`]`::<SocketAddr>`); never a body or a
+///   secret.
 pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
     router_with_csrf_token(rsmq, config, guard::new_csrf_token())
 }
