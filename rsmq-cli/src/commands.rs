@@ -283,7 +283,8 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
             bind,
             read_only,
             token,
-        } => serve(&ctx, bind, read_only, token).await?,
+            basic,
+        } => serve(&ctx, bind, read_only, token, basic).await?,
         Command::Completions { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
@@ -860,18 +861,38 @@ async fn notifications(
     Some(pubsub.into_on_message())
 }
 
+/// The user and password of `--basic USER:PASSWORD`, split at the first colon; the error
+/// never shows the value (it holds a password).
+pub(crate) fn split_basic(value: &str) -> Result<(&str, &str), String> {
+    match value.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok((user, password)),
+        _ => Err(
+            "--basic (or RSMQ_BASIC) must be USER:PASSWORD, a user name and a \
+                  password joined by a colon, neither empty"
+                .into(),
+        ),
+    }
+}
+
 /// `serve`: the HTTP API of `rsmq-web` on `bind`, until Ctrl-C.
 async fn serve(
     ctx: &Ctx,
     bind: std::net::SocketAddr,
     read_only: bool,
     token: Option<String>,
+    basic: Option<String>,
 ) -> Res {
     let mut config = rsmq_web::WebConfig::default().read_only(read_only);
     if let Some(token) = token {
         config = config.token(token);
     }
-    let app = rsmq_web::router(ctx.rsmq.clone(), config);
+    if let Some(basic) = &basic {
+        // Checked before the runtime starts (a usage error); checked again here.
+        let (user, password) = split_basic(basic).map_err(Failure)?;
+        config = config.basic(user, password);
+    }
+    let app = rsmq_web::router(ctx.rsmq.clone(), config)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Failure(format!("cannot listen on {bind}: {e}")))?;
@@ -881,6 +902,7 @@ async fn serve(
         ctx.ns(),
         if read_only { ", read-only" } else { "" }
     ));
+    crate::audit::install();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -4,6 +4,7 @@
 //! see `commands.rs`. Data goes to stdout (`--json` for machines), messages to stderr, and
 //! an error is one line on stderr with status 1 (2 for a usage error).
 
+mod audit;
 mod commands;
 mod util;
 
@@ -366,7 +367,7 @@ enum Command {
 
     /// Serve the HTTP API (rsmq-web): the routes of rest-rsmq and more under /api/
     #[command(
-        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN): every request must then carry `Authorization: Bearer <token>`.\n--read-only refuses every change (403).\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only"
+        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN) or --basic (or RSMQ_BASIC): every request must then carry\n`Authorization: Bearer <token>` or the Basic user and password (a browser asks for\nthem); with both, either passes. Prefer the environment variables: a command line is\nvisible to other users of the machine. --read-only refuses every change (403).\n\nA change from a browser must come from the same origin and carry the page's CSRF token;\nscripts and SDKs (no browser headers) are not affected. GET /metrics serves Prometheus\nmetrics. Every change, made or refused, is logged on standard error with who made it\nand from which address.\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only\n  RSMQ_BASIC=admin:s3cret rsmq serve --bind 0.0.0.0:8080"
     )]
     Serve {
         /// Address to listen on
@@ -378,6 +379,15 @@ enum Command {
         /// Require `Authorization: Bearer <TOKEN>` on every request
         #[arg(long, env = "RSMQ_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Require HTTP Basic authentication with this user and password (with --token,
+        /// either passes)
+        #[arg(
+            long,
+            env = "RSMQ_BASIC",
+            hide_env_values = true,
+            value_name = "USER:PASSWORD"
+        )]
+        basic: Option<String>,
     },
 
     /// Print a shell completion script
@@ -404,14 +414,20 @@ fn main() -> ExitCode {
         };
     }
     if let Command::Serve {
-        bind, token: None, ..
+        bind, token, basic, ..
     } = &cli.command
     {
-        if !bind.ip().is_loopback() {
+        if let Some(basic) = basic {
+            if let Err(msg) = commands::split_basic(basic) {
+                eprintln!("rsmq: {msg}");
+                return ExitCode::from(2);
+            }
+        }
+        if token.is_none() && basic.is_none() && !bind.ip().is_loopback() {
             eprintln!(
-                "rsmq: refusing to serve on {bind} without a token: anyone who can reach that \
-                 address could read and change the queues; set --token (or RSMQ_TOKEN), or bind \
-                 to 127.0.0.1"
+                "rsmq: refusing to serve on {bind} without authentication: anyone who can reach \
+                 that address could read and change the queues; set --token (or RSMQ_TOKEN) or \
+                 --basic (or RSMQ_BASIC), or bind to 127.0.0.1"
             );
             return ExitCode::from(2);
         }

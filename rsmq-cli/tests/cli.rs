@@ -1085,7 +1085,8 @@ fn serve_refuses_an_open_address_without_a_token() {
     let o = finish(
         bare()
             .args(["serve", "--bind", "0.0.0.0:0"])
-            .env_remove("RSMQ_TOKEN"),
+            .env_remove("RSMQ_TOKEN")
+            .env_remove("RSMQ_BASIC"),
     );
     assert_eq!(o.status, 2, "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
@@ -1096,12 +1097,18 @@ fn serve_refuses_an_open_address_without_a_token() {
     );
 }
 
-/// One HTTP/1.1 request to `port`; the status code and the body.
-fn http(port: u16, request: &str) -> (u16, String) {
+/// One HTTP/1.1 request to `port`; the whole answer.
+fn http_answer(port: u16, request: &str) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.write_all(request.as_bytes()).expect("send");
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+    answer
+}
+
+/// One HTTP/1.1 request to `port`; the status code and the body.
+fn http(port: u16, request: &str) -> (u16, String) {
+    let answer = http_answer(port, request);
     let status = answer
         .split(' ')
         .nth(1)
@@ -1122,13 +1129,19 @@ impl Drop for Serving {
 }
 
 fn serving(t: &Ns, args: &[&str]) -> Serving {
+    serving_on(t, "127.0.0.1", args)
+}
+
+/// `rsmq serve` on a free port of `host`, with `args`.
+fn serving_on(t: &Ns, host: &str, args: &[&str]) -> Serving {
     let port = common::free_port();
-    let bind = format!("127.0.0.1:{port}");
+    let bind = format!("{host}:{port}");
     let mut all = vec!["serve", "--bind", bind.as_str()];
     all.extend_from_slice(args);
     let mut child = t
         .spawn(&all)
         .env_remove("RSMQ_TOKEN")
+        .env_remove("RSMQ_BASIC")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -1189,4 +1202,105 @@ fn serve_read_only_with_a_token() {
     );
     assert_eq!(status, 403);
     assert_eq!(t.ok(&["queues"]).trim(), "jobs");
+}
+
+#[test]
+fn serve_with_basic_auth_on_an_open_address() {
+    let t = ns("serve-basic");
+    t.ok(&["create", "jobs"]);
+    let s = serving_on(&t, "0.0.0.0", &["--basic", "admin:s3cret"]);
+    let answer = http_answer(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"rsmq\", charset=\"utf-8\""),
+        "{answer}"
+    );
+    // base64 of admin:s3cret
+    let (status, body) = http(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["queues"],
+        json!(["jobs"])
+    );
+    // A change from a browser without the page's CSRF token is refused.
+    let (status, body) = http(
+        s.1,
+        "DELETE /queues/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\
+         Sec-Fetch-Site: same-origin\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(t.ok(&["queues"]).trim(), "jobs");
+    // From the environment too.
+    drop(s);
+    let port = common::free_port();
+    let bind = format!("0.0.0.0:{port}");
+    let mut child = t
+        .spawn(&["serve", "--bind", &bind])
+        .env_remove("RSMQ_TOKEN")
+        .env("RSMQ_BASIC", "admin:s3cret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rsmq serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("UTF-8");
+    let s = Serving(child, port);
+    assert!(first.contains(&bind), "{first}");
+    let (status, _) = http(
+        s.1,
+        "GET /queues HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    // Every change goes into the audit log on standard error: who, and from where.
+    let (status, body) = http(
+        s.1,
+        "POST /queues/made HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let audit = lines.next().expect("an audit line").expect("UTF-8");
+    assert!(
+        audit.contains(
+            "audit: change route=createQueue queue=made auth=basic:admin peer=127.0.0.1:"
+        ),
+        "{audit}"
+    );
+    assert!(!audit.contains("s3cret"), "{audit}");
+}
+
+#[test]
+fn serve_refuses_a_malformed_basic_without_showing_it() {
+    for (args, env) in [
+        (vec!["--basic", "nocolonsecret"], None),
+        (vec!["--basic", ":secretpass"], None),
+        (vec!["--basic", "admin:"], None),
+        (vec![], Some("nocolonsecret")),
+    ] {
+        let mut cmd = bare();
+        cmd.args(["serve", "--bind", "0.0.0.0:0"])
+            .args(&args)
+            .env_remove("RSMQ_TOKEN")
+            .env_remove("RSMQ_BASIC");
+        if let Some(v) = env {
+            cmd.env("RSMQ_BASIC", v);
+        }
+        let o = finish(&mut cmd);
+        assert_eq!(o.status, 2, "{args:?}: {}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+        assert!(o.stderr.contains("--basic"), "{}", o.stderr);
+        assert!(
+            !o.stderr.contains("secret") && !o.stderr.contains("admin"),
+            "{}",
+            o.stderr
+        );
+    }
 }

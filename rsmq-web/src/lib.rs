@@ -12,13 +12,16 @@
 //! let config = WebConfig::default().read_only(true).token("s3cret");
 //! let app = axum::Router::new().nest("/rsmq", router(rsmq, config));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // The peer address goes into the audit log.
+//! let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
 //!
-//! Every answer is JSON. Errors are `{"error": {"name": ..., "message": ...}}` with the
+//! Every answer is JSON (but `/metrics`, which is Prometheus text). Errors are `{"error": {"name": ..., "message": ...}}` with the
 //! names of the JavaScript client (`queueNotFound`, `queueExists`, `invalidValue`, ...):
-//! 400 for invalid input, 401 without the token, 403 for a change in read-only mode, 404 for
+//! 400 for invalid input, 401 without the credentials, 403 for a change in read-only mode
+//! or one that fails the CSRF check ([`router`] tells how requests are checked), 404 for
 //! a missing queue or route, 405 for a method a route does not take, 409 for a queue
 //! that exists, 503 when Redis fails.
 //! Durations (`vt`, `delay`) are numbers of seconds.
@@ -27,6 +30,7 @@
 mod api;
 mod error;
 mod guard;
+mod metrics;
 mod openapi;
 mod stats;
 
@@ -36,14 +40,25 @@ use axum::middleware;
 use axum::Router;
 use rsmq_async::Rsmq;
 
-/// How the API behaves: read-only or not, and the bearer token it requires, if any.
+/// How the API behaves: read-only or not, and the credentials it requires, if any.
+///
+/// With no credentials set, every request is let in (bind such a server to loopback
+/// only). With a token, a Basic user or both, a request must carry one of them (401
+/// otherwise).
 ///
 /// ```
 /// use rsmq_web::WebConfig;
 ///
-/// let config = WebConfig::default().read_only(true).token("s3cret");
+/// let config = WebConfig::default()
+///     .read_only(true)
+///     .token("s3cret")
+///     .basic("admin", "hunter2");
 /// assert!(config.read_only);
 /// assert_eq!(config.token.as_deref(), Some("s3cret"));
+/// assert_eq!(config.basic.as_ref().map(|b| b.user.as_str()), Some("admin"));
+/// // Debug shows neither secret.
+/// let shown = format!("{config:?}");
+/// assert!(!shown.contains("s3cret") && !shown.contains("hunter2"));
 /// ```
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -53,13 +68,38 @@ pub struct WebConfig {
     /// messages, purging. Reading attributes, listing, peeking and workers stay. Default
     /// `false`.
     pub read_only: bool,
-    /// When set, every request must carry `Authorization: Bearer <token>` (401 otherwise).
-    /// Default `None`: no authentication.
+    /// When set, a request may authenticate with `Authorization: Bearer <token>`.
+    /// Default `None`.
     pub token: Option<String>,
+    /// When set, a request may authenticate with `Authorization: Basic` and this user name
+    /// and password (HTTP Basic authentication, which a browser asks for by itself).
+    /// Default `None`.
+    pub basic: Option<BasicAuth>,
+}
+
+/// A user name and password for HTTP Basic authentication ([`WebConfig::basic`]). Its
+/// `Debug` hides the password.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct BasicAuth {
+    /// The user name. It cannot contain a colon (HTTP Basic separates the user name from
+    /// the password with the first colon), so a name with one never matches.
+    pub user: String,
+    /// The password, compared in constant time and never logged.
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 impl WebConfig {
-    /// The default configuration: read-write, no token.
+    /// The default configuration: read-write, no credentials.
     pub fn new() -> Self {
         Self::default()
     }
@@ -70,10 +110,25 @@ impl WebConfig {
         self
     }
 
-    /// Sets the bearer [`token`](Self::token) every request must carry.
+    /// Sets the bearer [`token`](Self::token) a request may authenticate with.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
+    }
+
+    /// Sets the HTTP [`basic`](Self::basic) user name and password a request may
+    /// authenticate with.
+    pub fn basic(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic = Some(BasicAuth {
+            user: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Whether any credentials are required.
+    fn requires_auth(&self) -> bool {
+        self.token.is_some() || self.basic.is_some()
     }
 }
 
@@ -82,6 +137,7 @@ impl std::fmt::Debug for WebConfig {
         f.debug_struct("WebConfig")
             .field("read_only", &self.read_only)
             .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("basic", &self.basic)
             .finish()
     }
 }
@@ -91,7 +147,6 @@ struct Ctx {
     config: WebConfig,
     /// The token the dashboard's pages carry and send back in `X-CSRF-Token` with every
     /// change: random, made when the router is built.
-    #[allow(dead_code)] // read by the CSRF check and the dashboard
     csrf: String,
 }
 
@@ -135,19 +190,49 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 /// received or deleted between two calls move the others, so a message can then be seen
 /// twice or not at all.
 ///
-/// Every answer carries `Content-Security-Policy: default-src 'self'`,
-/// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and `Cache-Control: no-store`.
-/// Every change is logged with `tracing::info!` (target `rsmq_web::audit`: route, queue
-/// and message id, never a body or the token).
+/// and `GET /metrics`: every queue's counters, Redis's memory and the live workers in the
+/// Prometheus text format (0.0.4).
+///
+/// # Security
+///
+/// - **Authentication.** With [`WebConfig::token`] or [`WebConfig::basic`] set, every
+///   request (the fallback and `/metrics` too) must carry `Authorization: Bearer <token>`
+///   or `Authorization: Basic <base64 of user:password>`; either passes when both are set.
+///   Otherwise 401 (`unauthorized`) with `WWW-Authenticate` (`Basic realm="rsmq",
+///   charset="UTF-8"` when Basic is set, so a browser asks for it). Secrets are compared in
+///   constant time and never logged.
+/// - **CSRF.** A change (`POST`, `PUT`, `PATCH`, `DELETE`, and `GET`/`HEAD` on
+///   `/messages/{q}`, which receives) is refused with 403 (`csrf`) when its `Origin` is
+///   present and names another host than its `Host` (compared as `host:port`), or when its
+///   `Sec-Fetch-Site` is `cross-site` or `same-site`. A change from a browser (one with any
+///   of `Origin`, `Sec-Fetch-Site`, `Sec-Fetch-Mode`, `Referer` or `Cookie`) must also carry
+///   `X-CSRF-Token` with the router's token (random, made here; the dashboard's pages carry
+///   it), unless it authenticates with the bearer token, which a browser never attaches by
+///   itself. Clients that are not browsers (curl, SDKs) send none of those headers and
+///   need no CSRF token. Behind a reverse proxy, pass the `Host` header on unchanged.
+/// - **Read-only.** [`WebConfig::read_only`] refuses every change with 403 (`readOnly`).
+/// - **Headers.** Every answer carries `Content-Security-Policy: default-src 'self'`,
+///   `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
+///   `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
+/// - **Audit.** Every change, and every change refused by the CSRF check or read-only
+///   mode, is logged with `tracing::info!` (target `rsmq_web::audit`): the route (or the
+///   method and path, for a CSRF refusal), the queue, the message id, who (`auth`: `token`,
+///   `basic:<user>` or `none`) and from where (`peer`, when the server was started with
+///   [`Router::into_make_service_with_connect_info`]`::<SocketAddr>`); never a body or a
+///   secret.
 pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
-    let ctx = Arc::new(Ctx {
-        rsmq,
-        config,
-        csrf: guard::new_csrf_token(),
-    });
+    router_with_csrf_token(rsmq, config, guard::new_csrf_token())
+}
+
+/// [`router`] with a CSRF token of the caller's choosing instead of a random one: for
+/// tests, which must send the token back.
+#[doc(hidden)]
+pub fn router_with_csrf_token(rsmq: Rsmq, config: WebConfig, csrf: String) -> Router {
+    let ctx = Arc::new(Ctx { rsmq, config, csrf });
     Router::new()
         .merge(api::routes())
         .route("/api/overview", axum::routing::get(stats::get_overview))
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(ctx.clone(), guard::guard))

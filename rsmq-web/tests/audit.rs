@@ -5,13 +5,18 @@
 #[path = "../../rsmq-cli/tests/common/mod.rs"]
 mod common;
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request};
 use axum::Router;
+use base64::Engine as _;
 use http_body_util::BodyExt;
 use rsmq_async::{Rsmq, RsmqOptions};
 use rsmq_web::{router, WebConfig};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 async fn app(test: &str, config: WebConfig) -> Router {
@@ -86,7 +91,13 @@ impl tracing::Subscriber for Audit {
 async fn every_change_is_audited_without_bodies_or_token() {
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let _guard = tracing::subscriber::set_default(Audit(events.clone()));
-    let app = app("audit", WebConfig::default().token("s3cret")).await;
+    let app = app(
+        "audit",
+        WebConfig::default()
+            .token("s3cret")
+            .basic("admin", "hunter2"),
+    )
+    .await;
     call(&app, "POST", "/queues/q", None, Some("s3cret")).await;
     let v = call(
         &app,
@@ -148,6 +159,51 @@ async fn every_change_is_audited_without_bodies_or_token() {
     .await;
     call(&app, "POST", "/api/queues/q/pop", None, Some("s3cret")).await;
 
+    // Who: the Basic user, and the peer's address when the server records it.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:hunter2")
+    );
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/queues/q/purge")
+        .header(header::AUTHORIZATION, &basic)
+        .body(Body::empty())
+        .unwrap();
+    let peer: SocketAddr = "10.1.2.3:4567".parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(peer));
+    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 200);
+    // A change refused by the CSRF check.
+    let req = Request::builder()
+        .method("DELETE")
+        .uri("/queues/q")
+        .header(header::AUTHORIZATION, &basic)
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 403);
+    // Served over TCP with the peer's address recorded.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = app
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, served).await });
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let local = stream.local_addr().unwrap();
+    stream
+        .write_all(
+            b"DELETE /queues/q HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
     let events = events.lock().unwrap().clone();
     let all = events.join("\n");
     assert!(
@@ -180,9 +236,36 @@ async fn every_change_is_audited_without_bodies_or_token() {
     assert!(has("moveMessage", "q", Some(&batch_id)), "{all}");
     assert!(has("redrive", "dst", None), "{all}");
     assert!(has("popMessage", "q", Some(&batch_id)), "{all}");
+    assert!(
+        events.iter().any(|e| e.contains("route=\"createQueue\"")
+            && e.contains("auth=\"token\"")
+            && !e.contains("peer=")),
+        "{all}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("route=\"purgeQueue\"")
+            && e.contains("auth=\"basic:admin\"")
+            && e.contains("peer=\"10.1.2.3:4567\"")),
+        "{all}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("refused: csrf")
+            && e.contains("/queues/q")
+            && e.contains("auth=\"basic:admin\"")),
+        "{all}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("route=\"deleteQueue\"")
+            && e.contains("auth=\"token\"")
+            && e.contains(&format!("peer=\"{local}\""))),
+        "{all}"
+    );
     assert!(!all.contains("getQueueAttributes"), "{all}");
     assert!(
-        !all.contains("private body") && !all.contains("private batch") && !all.contains("s3cret"),
+        !all.contains("private body")
+            && !all.contains("private batch")
+            && !all.contains("s3cret")
+            && !all.contains("hunter2"),
         "{all}"
     );
 }
