@@ -25,7 +25,9 @@
 #![warn(missing_docs)]
 
 mod api;
+mod dashboard;
 mod error;
+mod events;
 mod guard;
 mod stats;
 
@@ -133,6 +135,8 @@ pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
     });
     Router::new()
         .merge(api::routes())
+        .merge(dashboard::routes())
+        .merge(events::routes())
         .route("/api/overview", axum::routing::get(stats::get_overview))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

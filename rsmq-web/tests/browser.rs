@@ -1,0 +1,348 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver), against
+//! the router served on a local port and a real redis-server.
+//!
+//! Needs `chromedriver` and `chromium` (or `chromium-browser`, `google-chrome`) on `PATH`,
+//! or `CHROMEDRIVER` and `CHROME` naming them. Without them the test says SKIPPED and
+//! passes, unless `RSMQ_REQUIRE_BROWSER=1`. Screenshots go to `target/screenshots/`.
+
+#[path = "../../rsmq-cli/tests/common/mod.rs"]
+mod common;
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
+use rsmq_web::{router, WebConfig};
+use serde_json::{json, Value};
+
+/// The body that must stay text: were it ever parsed as HTML and run, it would change the
+/// title and set `window.__xss`.
+const XSS: &str =
+    r#"<script>document.title='pwned';window.__xss=1</script><img src=x onerror="window.__xss=2">"#;
+
+fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver, killed when dropped (a failing test too).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    // target/debug/deps/browser-* -> target/
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn client(test: &str) -> Rsmq {
+    let server = common::server();
+    let options = RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace(test),
+        ..Default::default()
+    };
+    Rsmq::new(options)
+        .await
+        .expect("connect to the test server")
+}
+
+/// Serves the dashboard on a local port; returns its base URL.
+async fn serve(rsmq: Rsmq, config: WebConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(rsmq, config);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_chromium() {
+    let required = std::env::var("RSMQ_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let driver_bin = find_program("CHROMEDRIVER", &["chromedriver"]);
+    let chrome_bin = find_program("CHROME", &["chromium", "chromium-browser", "google-chrome"]);
+    let (Some(driver_bin), Some(chrome_bin)) = (driver_bin, chrome_bin) else {
+        assert!(
+            !required,
+            "RSMQ_REQUIRE_BROWSER=1 but chromedriver or chromium is not on PATH \
+             (apt-get install chromium chromium-driver)"
+        );
+        eprintln!(
+            "SKIPPED: the browser test needs chromedriver and chromium on PATH \
+             (apt-get install chromium chromium-driver); set RSMQ_REQUIRE_BROWSER=1 to fail instead"
+        );
+        return;
+    };
+
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chrome_bin,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--hide-scrollbars"],
+        }),
+    );
+    let browser = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromium session");
+
+    // The checks run in a task of their own so the session is closed (and chromium quits)
+    // even when one fails.
+    let checks = tokio::spawn(checks(browser.clone()));
+    let outcome = checks.await;
+    let _ = browser.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn checks(b: Client) {
+    let rsmq = client("browser").await;
+    rsmq.create_queue("jobs", None, None, None).await.unwrap();
+    rsmq.create_queue("jobs-dlq", None, None, None)
+        .await
+        .unwrap();
+    let hello = rsmq
+        .send_message("jobs", "hello world", None)
+        .await
+        .unwrap();
+    let url = serve(rsmq.clone(), WebConfig::default()).await;
+    let shots = screenshots_dir();
+
+    // The queue list shows the queues, and updates live.
+    b.goto(&format!("{url}/")).await.unwrap();
+    let row = wait_css(&b, r#"#queues tr[data-queue="jobs"]"#).await;
+    assert!(row.text().await.unwrap().starts_with("jobs"));
+    wait_css(&b, r#"#queues tr[data-queue="jobs-dlq"]"#).await;
+    wait_js(
+        &b,
+        "return document.getElementById('live').className === 'live on'",
+    )
+    .await;
+    rsmq.send_message("jobs", "second", None).await.unwrap();
+    wait_js(
+        &b,
+        "var r = document.querySelector('#queues tr[data-queue=\"jobs\"]');\
+         return r !== null && r.cells[1].textContent === '2'",
+    )
+    .await;
+    assert!(b
+        .find(Locator::Id("evict"))
+        .await
+        .unwrap()
+        .attr("hidden")
+        .await
+        .unwrap()
+        .is_some());
+    save(&b, &shots, "list-light.png").await;
+
+    // Opening a queue shows its messages.
+    b.find(Locator::LinkText("jobs"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let hello_row = format!(r#"#messages tr[data-id="{hello}"]"#);
+    let row = wait_css(&b, &hello_row).await;
+    assert!(row.text().await.unwrap().contains("hello world"));
+    assert_eq!(b.title().await.unwrap(), "jobs · rsmq");
+
+    // Sending through the form: the message appears. Its body is markup, which must stay text.
+    b.find(Locator::Id("send-body"))
+        .await
+        .unwrap()
+        .send_keys(XSS)
+        .await
+        .unwrap();
+    b.find(Locator::Id("send-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &b,
+        &format!(
+            "return Array.from(document.querySelectorAll('#messages td.body')).some(function (td) {{ return td.textContent === {}; }})",
+            json!(XSS)
+        ),
+    )
+    .await;
+    let peeked = rsmq.peek_messages::<String>("jobs", 10).await.unwrap();
+    assert!(peeked.iter().any(|m| m.message == XSS), "sent to Redis");
+    let ran = b
+        .execute(
+            "return [document.title, typeof window.__xss, document.querySelectorAll('main script, main img').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        json!(["jobs · rsmq", "undefined", 0]),
+        "the body ran as HTML"
+    );
+    save(&b, &shots, "queue-light.png").await;
+
+    // Deleting a message removes it from Redis.
+    b.find(Locator::Css(&format!(
+        "{hello_row} button[data-action=\"delete\"]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_gone(&b, &hello_row).await;
+    let peeked = rsmq.peek_messages::<String>("jobs", 10).await.unwrap();
+    assert!(!peeked.iter().any(|m| m.id == hello), "deleted in Redis");
+    assert_eq!(peeked.len(), 2);
+
+    // Purging asks first.
+    b.find(Locator::Id("purge"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(rsmq.get_queue_attributes("jobs").await.unwrap().msgs, 2);
+    b.find(Locator::Id("purge-yes"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &b,
+        "return document.querySelectorAll('#messages tbody tr').length === 0",
+    )
+    .await;
+    assert_eq!(rsmq.get_queue_attributes("jobs").await.unwrap().msgs, 0);
+
+    // Dark mode from the toggle, remembered across pages.
+    rsmq.send_message("jobs", "in the dark", None)
+        .await
+        .unwrap();
+    b.find(Locator::Id("theme"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.refresh().await.unwrap();
+    wait_css(&b, "#messages tbody tr").await;
+    let theme = b
+        .execute("return document.documentElement.dataset.theme", vec![])
+        .await
+        .unwrap();
+    assert_eq!(theme, json!("dark"));
+    save(&b, &shots, "queue-dark.png").await;
+    b.goto(&format!("{url}/")).await.unwrap();
+    wait_css(&b, r#"#queues tr[data-queue="jobs"]"#).await;
+    save(&b, &shots, "list-dark.png").await;
+    b.find(Locator::Id("theme"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Read-only: no control that changes anything.
+    let ro = serve(rsmq.clone(), WebConfig::default().read_only(true)).await;
+    b.goto(&format!("{ro}/ui/queues/jobs")).await.unwrap();
+    wait_css(&b, "#messages tbody tr").await;
+    let controls = b
+        .execute(
+            "return Array.from(document.querySelectorAll('button, form, textarea, input, select'))\
+             .filter(function (e) { return !e.closest('#search') && e.id !== 'theme' && e.id !== 'refresh' \
+             && e.id !== 'prev' && e.id !== 'next'; }).map(function (e) { return e.outerHTML; })",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(controls, json!([]), "mutating controls in read-only mode");
+    save(&b, &shots, "queue-read-only.png").await;
+}
+
+async fn save(b: &Client, dir: &Path, name: &str) {
+    let png = b.screenshot().await.unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+async fn wait_css(b: &Client, css: &str) -> fantoccini::elements::Element {
+    b.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+}
+
+async fn wait_gone(b: &Client, css: &str) {
+    wait_js(
+        b,
+        &format!("return document.querySelector({}) === null", json!(css)),
+    )
+    .await;
+}
+
+/// Waits until the script returns true.
+async fn wait_js(b: &Client, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if b.execute(script, vec![]).await.unwrap() == Value::Bool(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {script}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
