@@ -149,9 +149,9 @@
   }
 
   function timeCell(ms) {
-    if (!ms) return el('td', { text: 'never', class: 'muted' });
+    if (!ms) return el('td', { text: 'never', class: 'time muted' });
     var w = when(ms);
-    return el('td', { text: w.rel, title: w.text + ' (' + w.iso + ')' });
+    return el('td', { text: w.rel, title: w.text + ' (' + w.iso + ')', class: 'time' });
   }
 
   // ---- live updates ----
@@ -213,7 +213,7 @@
         el('td', null, [link]),
         el('td', { class: 'num', text: String(x.msgs) }),
         el('td', { class: 'num', text: String(x.visible) }),
-        el('td', { class: 'num', text: String(x.hiddenmsgs) }),
+        el('td', { class: 'num', text: String(Math.max(0, x.msgs - x.visible)) }),
         el('td', { class: 'num', text: x.oldest_age === null ? '–' : age(x.oldest_age) }),
         el('td', { class: 'num', text: rate(r.sent) }),
         el('td', { class: 'num', text: rate(r.recv) }),
@@ -237,8 +237,12 @@
     var x = null;
     o.queues.forEach(function (y) { if (y.name === S.queue) x = y; });
     if (!x) { $('msg-note').textContent = 'This queue no longer exists.'; return; }
+    // Hidden: not receivable now (the attribute hiddenmsgs, as the JavaScript client counts
+    // it, also holds messages that became receivable earlier in the current second).
+    var shown = { msgs: x.msgs, visible: x.visible, hidden: Math.max(0, x.msgs - x.visible),
+      totalsent: x.totalsent, totalrecv: x.totalrecv };
     document.querySelectorAll('dd[data-attr]').forEach(function (dd) {
-      dd.textContent = String(x[dd.dataset.attr]);
+      dd.textContent = String(shown[dd.dataset.attr]);
     });
     fillTargets();
     var sig = [x.msgs, x.hiddenmsgs, x.totalsent, x.totalrecv, x.modified].join('/');

@@ -126,7 +126,7 @@ async fn dashboard_in_chromium() {
         json!({
             "binary": chrome_bin,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--hide-scrollbars"],
+                     "--window-size=1280,1000", "--hide-scrollbars"],
         }),
     );
     let browser = ClientBuilder::new(HttpConnector::new())
