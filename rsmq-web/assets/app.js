@@ -204,24 +204,30 @@
   function showOverview(o) {
     var table = $('queues');
     if (!table) { location.reload(); return; } // the page was rendered without Redis
+    // Rows are kept and their cells rewritten, so hovering or selecting text survives.
     var body = table.tBodies[0];
-    var rows = o.queues.map(function (x) {
+    var old = {};
+    Array.prototype.forEach.call(body.rows, function (tr) { old[tr.dataset.queue] = tr; });
+    o.queues.forEach(function (x) {
+      var tr = old[x.name];
+      delete old[x.name];
+      if (!tr) {
+        var link = el('a', { text: x.name });
+        link.href = S.base + '/ui/queues/' + encodeURIComponent(x.name);
+        tr = el('tr', null, [el('td', null, [link])]);
+        for (var i = 0; i < 6; i++) tr.appendChild(el('td', { class: 'num' }));
+        tr.dataset.queue = x.name;
+      }
       var r = rates(x.name);
-      var link = el('a', { text: x.name });
-      link.href = S.base + '/ui/queues/' + encodeURIComponent(x.name);
-      var tr = el('tr', null, [
-        el('td', null, [link]),
-        el('td', { class: 'num', text: String(x.msgs) }),
-        el('td', { class: 'num', text: String(x.visible) }),
-        el('td', { class: 'num', text: String(Math.max(0, x.msgs - x.visible)) }),
-        el('td', { class: 'num', text: x.oldest_age === null ? '–' : age(x.oldest_age) }),
-        el('td', { class: 'num', text: rate(r.sent) }),
-        el('td', { class: 'num', text: rate(r.recv) }),
-      ]);
-      tr.dataset.queue = x.name;
-      return tr;
+      var cells = [x.msgs, x.visible, Math.max(0, x.msgs - x.visible),
+        x.oldest_age === null ? '–' : age(x.oldest_age), rate(r.sent), rate(r.recv)];
+      cells.forEach(function (v, i) {
+        var td = tr.cells[i + 1];
+        if (td.textContent !== String(v)) td.textContent = String(v);
+      });
+      body.appendChild(tr); // in the overview's order
     });
-    body.replaceChildren.apply(body, rows);
+    Object.keys(old).forEach(function (name) { body.removeChild(old[name]); });
     $('no-queues').hidden = o.queues.length > 0;
     var m = o.redis;
     $('memory').textContent = bytes(m.used_memory) + (m.maxmemory ? ' used of ' + bytes(m.maxmemory) : ' used, no limit') +

@@ -160,8 +160,7 @@ async fn checks(b: Client) {
 
     // The queue list shows the queues, and updates live.
     b.goto(&format!("{url}/")).await.unwrap();
-    let row = wait_css(&b, r#"#queues tr[data-queue="jobs"]"#).await;
-    assert!(row.text().await.unwrap().starts_with("jobs"));
+    wait_css(&b, r#"#queues tr[data-queue="jobs"]"#).await;
     wait_css(&b, r#"#queues tr[data-queue="jobs-dlq"]"#).await;
     wait_js(
         &b,
@@ -186,15 +185,16 @@ async fn checks(b: Client) {
     save(&b, &shots, "list-light.png").await;
 
     // Opening a queue shows its messages.
-    b.find(Locator::LinkText("jobs"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, r#"#queues tr[data-queue="jobs"] a"#).await;
     let hello_row = format!(r#"#messages tr[data-id="{hello}"]"#);
-    let row = wait_css(&b, &hello_row).await;
-    assert!(row.text().await.unwrap().contains("hello world"));
+    wait_js(
+        &b,
+        &format!(
+            "var r = document.querySelector({}); return r !== null && r.cells[1].textContent === 'hello world'",
+            json!(hello_row)
+        ),
+    )
+    .await;
     assert_eq!(b.title().await.unwrap(), "jobs · rsmq");
 
     // Sending through the form: the message appears. Its body is markup, which must stay text.
@@ -204,12 +204,7 @@ async fn checks(b: Client) {
         .send_keys(XSS)
         .await
         .unwrap();
-    b.find(Locator::Id("send-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#send-button").await;
     wait_js(
         &b,
         &format!(
@@ -235,33 +230,16 @@ async fn checks(b: Client) {
     save(&b, &shots, "queue-light.png").await;
 
     // Deleting a message removes it from Redis.
-    b.find(Locator::Css(&format!(
-        "{hello_row} button[data-action=\"delete\"]"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(&b, &format!("{hello_row} button[data-action=\"delete\"]")).await;
     wait_gone(&b, &hello_row).await;
     let peeked = rsmq.peek_messages::<String>("jobs", 10).await.unwrap();
     assert!(!peeked.iter().any(|m| m.id == hello), "deleted in Redis");
     assert_eq!(peeked.len(), 2);
 
     // Purging asks first.
-    b.find(Locator::Id("purge"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#purge").await;
     assert_eq!(rsmq.get_queue_attributes("jobs").await.unwrap().msgs, 2);
-    b.find(Locator::Id("purge-yes"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#purge-yes").await;
     wait_js(
         &b,
         "return document.querySelectorAll('#messages tbody tr').length === 0",
@@ -273,12 +251,7 @@ async fn checks(b: Client) {
     rsmq.send_message("jobs", "in the dark", None)
         .await
         .unwrap();
-    b.find(Locator::Id("theme"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#theme").await;
     b.refresh().await.unwrap();
     wait_css(&b, "#messages tbody tr").await;
     let theme = b
@@ -290,12 +263,7 @@ async fn checks(b: Client) {
     b.goto(&format!("{url}/")).await.unwrap();
     wait_css(&b, r#"#queues tr[data-queue="jobs"]"#).await;
     save(&b, &shots, "list-dark.png").await;
-    b.find(Locator::Id("theme"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#theme").await;
 
     // Read-only: no control that changes anything.
     let ro = serve(rsmq.clone(), WebConfig::default().read_only(true)).await;
@@ -312,6 +280,217 @@ async fn checks(b: Client) {
         .unwrap();
     assert_eq!(controls, json!([]), "mutating controls in read-only mode");
     save(&b, &shots, "queue-read-only.png").await;
+
+    later_checks(&b, &shots).await;
+}
+
+/// The message-level routes the pages use when the server has them (browse, search, move,
+/// redrive), stood in for here by small handlers over the client with the same JSON shapes,
+/// so the pages' use of them is tested; the real routes have tests of their own.
+mod later {
+    use axum::extract::{Path, Query, State};
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use rsmq_async::{Rsmq, RsmqConnection, RsmqMessage};
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+
+    #[derive(Deserialize)]
+    pub struct Page {
+        cursor: Option<usize>,
+        limit: Option<usize>,
+        q: Option<String>,
+        id: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct To {
+        to: String,
+        #[serde(default)]
+        dry_run: bool,
+    }
+
+    pub fn routes(rsmq: Rsmq) -> Router {
+        Router::new()
+            .route("/api/queues/{q}/messages", get(browse))
+            .route("/api/queues/{q}/search", get(search))
+            .route("/api/queues/{q}/messages/{id}/move", post(move_one))
+            .route("/api/queues/{q}/redrive", post(redrive))
+            .with_state(rsmq)
+    }
+
+    fn message(m: &RsmqMessage<String>) -> Value {
+        json!({"id": m.id, "message": m.message, "rc": m.rc, "fr": m.fr, "sent": m.sent,
+               "visible_at": m.sent, "hidden": false})
+    }
+
+    fn page(all: Vec<RsmqMessage<String>>, p: &Page) -> (Vec<Value>, Value) {
+        let from = p.cursor.unwrap_or(0);
+        let limit = p.limit.unwrap_or(20);
+        let next = (all.len() > from + limit).then_some(from + limit);
+        let list = all.iter().skip(from).take(limit).map(message).collect();
+        (list, json!(next.map(|n| n.to_string())))
+    }
+
+    async fn browse(
+        State(r): State<Rsmq>,
+        Path(q): Path<String>,
+        Query(p): Query<Page>,
+    ) -> Json<Value> {
+        let all = r.peek_messages::<String>(&q, 1000).await.unwrap();
+        let (messages, next) = page(all, &p);
+        Json(json!({"messages": messages, "next": next}))
+    }
+
+    async fn search(
+        State(r): State<Rsmq>,
+        Path(q): Path<String>,
+        Query(p): Query<Page>,
+    ) -> Json<Value> {
+        let all = r.peek_messages::<String>(&q, 1000).await.unwrap();
+        let scanned = all.len();
+        let found: Vec<_> = all
+            .into_iter()
+            .filter(|m| match (&p.q, &p.id) {
+                (Some(text), _) => m.message.contains(text.as_str()),
+                (None, Some(id)) => &m.id == id,
+                _ => false,
+            })
+            .collect();
+        let (messages, next) = page(found, &p);
+        Json(json!({"messages": messages, "next": next, "scanned": scanned}))
+    }
+
+    async fn move_one(
+        State(r): State<Rsmq>,
+        Path((q, id)): Path<(String, String)>,
+        Json(to): Json<To>,
+    ) -> Json<Value> {
+        let moved = r.move_message(&q, &id, &to.to).await.unwrap();
+        Json(json!({"result": u8::from(moved)}))
+    }
+
+    async fn redrive(
+        State(r): State<Rsmq>,
+        Path(q): Path<String>,
+        Json(to): Json<To>,
+    ) -> Json<Value> {
+        if to.dry_run {
+            let n = r.get_queue_attributes(&q).await.unwrap().msgs;
+            return Json(json!({"would_move": n}));
+        }
+        let moved = r.redrive(&q, &to.to, 1000).await.unwrap();
+        Json(json!({"moved": moved}))
+    }
+}
+
+/// The pages with the message-level routes: browse, search, move, redrive.
+async fn later_checks(b: &Client, shots: &Path) {
+    let rsmq = client("browser-later").await;
+    rsmq.create_queue("dead", None, None, None).await.unwrap();
+    rsmq.create_queue("work", None, None, None).await.unwrap();
+    for body in ["alpha", "beta", "gamma"] {
+        rsmq.send_message("dead", body, None).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = later::routes(rsmq.clone()).merge(router(rsmq.clone(), WebConfig::default()));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    b.goto(&format!("{url}/ui/queues/dead")).await.unwrap();
+    wait_js(
+        b,
+        "return document.querySelectorAll('#messages tbody tr').length === 3",
+    )
+    .await;
+    wait_js(b, "return !document.getElementById('search').hidden && !document.getElementById('redrive-box').hidden").await;
+    let note = b
+        .find(Locator::Id("msg-note"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(note.starts_with("All messages"), "{note}");
+
+    // Search by body text, then back to the list.
+    b.find(Locator::Id("search-text"))
+        .await
+        .unwrap()
+        .send_keys("bet")
+        .await
+        .unwrap();
+    click(b, "#search button[type=submit]").await;
+    wait_js(b, "var r = document.querySelectorAll('#messages td.body'); return r.length === 1 && r[0].textContent === 'beta'").await;
+    let note = b
+        .find(Locator::Id("msg-note"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(note, "1 found (3 scanned).");
+    click(b, "#search-clear").await;
+    wait_js(
+        b,
+        "return document.querySelectorAll('#messages tbody tr').length === 3",
+    )
+    .await;
+
+    // Move one message to the other queue.
+    let alpha = rsmq
+        .peek_messages::<String>("dead", 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(alpha.message, "alpha");
+    let row = format!(r#"#messages tr[data-id="{}"]"#, alpha.id);
+    wait_js(
+        b,
+        &format!(
+            "var s = document.querySelector({}); return s !== null && s.value === 'work'",
+            json!(format!("{row} select"))
+        ),
+    )
+    .await;
+    save(b, shots, "queue-later.png").await;
+    click(b, &format!(r#"{row} button[data-action="move"]"#)).await;
+    wait_gone(b, &row).await;
+    let work = rsmq.peek_messages::<String>("work", 10).await.unwrap();
+    assert_eq!(
+        work.iter().map(|m| m.message.as_str()).collect::<Vec<_>>(),
+        ["alpha"]
+    );
+
+    // Redrive the rest: the count first, then the move.
+    wait_js(
+        b,
+        "return document.getElementById('redrive-to').value === 'work'",
+    )
+    .await;
+    click(b, "#redrive").await;
+    wait_js(
+        b,
+        "return !document.getElementById('redrive-confirm').hidden",
+    )
+    .await;
+    let count = b
+        .find(Locator::Id("redrive-count"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count, "2 messages would move to work.");
+    assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 2);
+    click(b, "#redrive-yes").await;
+    wait_js(
+        b,
+        "return document.querySelectorAll('#messages tbody tr').length === 0",
+    )
+    .await;
+    assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 0);
+    assert_eq!(rsmq.get_queue_attributes("work").await.unwrap().msgs, 3);
 }
 
 async fn save(b: &Client, dir: &Path, name: &str) {
@@ -333,6 +512,20 @@ async fn wait_gone(b: &Client, css: &str) {
         &format!("return document.querySelector({}) === null", json!(css)),
     )
     .await;
+}
+
+/// Clicks the element `css` selects, once it is there, in one step (the pages redraw parts
+/// of themselves, so an element found first may be gone at the click).
+async fn click(b: &Client, css: &str) {
+    wait_css(b, css).await;
+    let clicked = b
+        .execute(
+            "var e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(clicked, json!(true), "no {css} to click");
 }
 
 /// Waits until the script returns true.
