@@ -491,6 +491,27 @@ async fn later_checks(b: &Client, shots: &Path) {
     .await;
     assert_eq!(rsmq.get_queue_attributes("dead").await.unwrap().msgs, 0);
     assert_eq!(rsmq.get_queue_attributes("work").await.unwrap().msgs, 3);
+
+    // Paging: 25 messages are 20 and then 5.
+    rsmq.create_queue("many", None, None, None).await.unwrap();
+    for n in 0..25 {
+        rsmq.send_message("many", format!("m{n}"), None)
+            .await
+            .unwrap();
+    }
+    b.goto(&format!("{url}/ui/queues/many")).await.unwrap();
+    let rows =
+        |n: usize| format!("return document.querySelectorAll('#messages tbody tr').length === {n}");
+    wait_js(b, &rows(20)).await;
+    click(b, "#next").await;
+    wait_js(b, &rows(5)).await;
+    wait_js(
+        b,
+        "return document.getElementById('next').hidden && !document.getElementById('prev').hidden",
+    )
+    .await;
+    click(b, "#prev").await;
+    wait_js(b, &rows(20)).await;
 }
 
 async fn save(b: &Client, dir: &Path, name: &str) {
