@@ -184,6 +184,27 @@ async fn checks(b: Client) {
         .is_some());
     save(&b, &shots, "list-light.png").await;
 
+    // A policy that can evict queue data raises the banner, live.
+    let server = common::server();
+    let raw = rsmq_async::redis::Client::open(server.url()).unwrap();
+    let mut raw = raw.get_multiplexed_async_connection().await.unwrap();
+    let policy = |p: &str| {
+        let mut c = rsmq_async::redis::cmd("CONFIG");
+        c.arg("SET").arg("maxmemory-policy").arg(p);
+        c
+    };
+    let before: Vec<String> = rsmq_async::redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let () = policy("allkeys-lru").query_async(&mut raw).await.unwrap();
+    wait_js(&b, "return !document.getElementById('evict').hidden").await;
+    save(&b, &shots, "list-evict.png").await;
+    let () = policy(&before[1]).query_async(&mut raw).await.unwrap();
+    wait_js(&b, "return document.getElementById('evict').hidden").await;
+
     // Opening a queue shows its messages.
     click(&b, r#"#queues tr[data-queue="jobs"] a"#).await;
     let hello_row = format!(r#"#messages tr[data-id="{hello}"]"#);
