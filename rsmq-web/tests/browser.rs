@@ -257,6 +257,22 @@ async fn checks(b: Client) {
     assert!(!peeked.iter().any(|m| m.id == hello), "deleted in Redis");
     assert_eq!(peeked.len(), 2);
 
+    // Changing a message's visibility hides it (and the list of receivable ones drops it).
+    let second = peeked.iter().find(|m| m.message == "second").unwrap();
+    let row = format!(r#"#messages tr[data-id="{}"]"#, second.id);
+    let set = b
+        .execute(
+            "var i = document.querySelector(arguments[0] + ' input'); i.value = '100'; return i.value",
+            vec![json!(row)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(set, json!("100"));
+    click(&b, &format!(r#"{row} button[data-action="vt"]"#)).await;
+    wait_gone(&b, &row).await;
+    let attrs = rsmq.get_queue_attributes("jobs").await.unwrap();
+    assert_eq!((attrs.msgs, attrs.visiblemsgs), (2, 1));
+
     // Purging asks first.
     click(&b, "#purge").await;
     assert_eq!(rsmq.get_queue_attributes("jobs").await.unwrap().msgs, 2);
