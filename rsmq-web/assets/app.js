@@ -350,7 +350,8 @@
 
   function controls(m) {
     var vt = el('input', { type: 'number', min: '0', step: '1', value: '30', 'aria-label': 'Visibility timeout in seconds', title: 'seconds until visible' });
-    var setVt = el('button', { type: 'button', class: 'small', text: 'Set vt', 'data-action': 'vt' });
+    var setVt = el('button', { type: 'button', class: 'small', text: 'Set vt', 'data-action': 'vt',
+      title: 'Hide the message for this many seconds (0: receivable now)' });
     setVt.addEventListener('click', function () {
       api('PUT', q('/messages/{q}/') + encodeURIComponent(m.id) + '?vt=' + encodeURIComponent(vt.value || '0'))
         .then(function (r) { toast(r.result ? 'Visible in ' + vt.value + ' s' : 'No such message (received or deleted meanwhile)'); loadMessages(); }, fail);
