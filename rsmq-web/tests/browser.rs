@@ -120,29 +120,61 @@ async fn dashboard_in_chromium() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chrome_bin,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--hide-scrollbars"],
-        }),
-    );
-    let browser = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a chromium session");
-
-    // The checks run in a task of their own so the session is closed (and chromium quits)
-    // even when one fails.
-    let checks = tokio::spawn(checks(browser.clone()));
-    let outcome = checks.await;
+    // The checks run in tasks of their own so that each session is closed (and chromium
+    // quits) even when one fails.
+    let browser = session(port, &chrome_bin, &[]).await;
+    let outcome = tokio::spawn(checks(browser.clone())).await;
     let _ = browser.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+    // A system in dark mode: the pages are dark without the toggle.
+    let browser = session(port, &chrome_bin, &["--force-dark-mode"]).await;
+    let outcome = tokio::spawn(system_dark(browser.clone())).await;
+    let _ = browser.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// A new headless Chromium session (a fresh profile) through the chromedriver on `port`.
+async fn session(port: u16, chrome: &Path, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--hide-scrollbars",
+    ];
+    args.extend_from_slice(extra);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": chrome, "args": args}),
+    );
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromium session")
+}
+
+async fn system_dark(b: Client) {
+    let rsmq = client("browser-dark").await;
+    rsmq.create_queue("night", None, None, None).await.unwrap();
+    let url = serve(rsmq, WebConfig::default()).await;
+    b.goto(&format!("{url}/")).await.unwrap();
+    wait_css(&b, r#"#queues tr[data-queue="night"]"#).await;
+    let look = "return [document.documentElement.dataset.theme || null, \
+                getComputedStyle(document.body).backgroundColor, document.getElementById('theme').textContent]";
+    let dark = b.execute(look, vec![]).await.unwrap();
+    assert_eq!(dark, json!([null, "rgb(20, 23, 28)", "Light mode"]));
+    save(&b, &screenshots_dir(), "list-system-dark.png").await;
+    // The toggle overrides the system.
+    click(&b, "#theme").await;
+    let light = b.execute(look, vec![]).await.unwrap();
+    assert_eq!(light, json!(["light", "rgb(246, 247, 249)", "Dark mode"]));
 }
 
 async fn checks(b: Client) {
