@@ -28,7 +28,9 @@
 #![warn(missing_docs)]
 
 mod api;
+mod dashboard;
 mod error;
+mod events;
 mod guard;
 mod metrics;
 mod openapi;
@@ -231,6 +233,8 @@ pub fn router_with_csrf_token(rsmq: Rsmq, config: WebConfig, csrf: String) -> Ro
     let ctx = Arc::new(Ctx { rsmq, config, csrf });
     Router::new()
         .merge(api::routes())
+        .merge(dashboard::routes())
+        .merge(events::routes())
         .route("/api/overview", axum::routing::get(stats::get_overview))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(error::not_found)

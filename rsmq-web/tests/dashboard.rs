@@ -1,0 +1,209 @@
+//! The dashboard's pages, assets and live updates, in-process against a real redis-server
+//! (what a browser sees is in `browser.rs`).
+
+#[path = "../../rsmq-cli/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
+use rsmq_web::{router, WebConfig};
+use tower::ServiceExt;
+
+async fn client(test: &str) -> Rsmq {
+    let server = common::server();
+    let options = RsmqOptions {
+        host: server.host.clone(),
+        port: server.port,
+        ns: common::namespace(test),
+        ..Default::default()
+    };
+    Rsmq::new(options)
+        .await
+        .expect("connect to the test server")
+}
+
+/// GET `uri`: status, content type, body as text.
+async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
+    let req = Request::get(uri).body(Body::empty()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        res.headers()[header::CONTENT_SECURITY_POLICY],
+        "default-src 'self'",
+        "{uri}"
+    );
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, ctype, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// The value of `<meta name="{name}" content="...">`.
+fn meta<'a>(html: &'a str, name: &str) -> &'a str {
+    let tag = format!(r#"<meta name="{name}" content=""#);
+    let start = html.find(&tag).unwrap_or_else(|| panic!("no meta {name}")) + tag.len();
+    let len = html[start..].find('"').unwrap();
+    &html[start..start + len]
+}
+
+/// Nothing the `default-src 'self'` policy would block: no inline script, style or handler.
+fn assert_no_inline_code(html: &str) {
+    for (i, _) in html.match_indices("<script") {
+        let tag = &html[i..i + html[i..].find('>').unwrap()];
+        assert!(tag.contains(" src="), "inline script: {tag}");
+    }
+    assert!(!html.contains("<style"), "inline style element");
+    assert!(!html.contains(" style="), "inline style attribute");
+    assert!(!html.contains(" onclick="), "inline handler");
+}
+
+#[tokio::test]
+async fn the_queue_list_is_html_with_the_csrf_token_and_every_queue() {
+    let rsmq = client("dash-list").await;
+    rsmq.create_queue("orders", None, None, None).await.unwrap();
+    rsmq.send_message("orders", "x", None).await.unwrap();
+    let app = router(rsmq, WebConfig::default());
+
+    let (status, ctype, html) = get(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "text/html; charset=utf-8");
+    let csrf = meta(&html, "csrf-token");
+    assert_eq!(csrf.len(), 64);
+    assert!(csrf.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(meta(&html, "rsmq-base"), "");
+    assert!(html.contains(r#"<tr data-queue="orders"><td><a href="/ui/queues/orders">orders</a>"#));
+    assert!(html.contains(r#"data-read-only="false""#));
+    assert!(html.contains(r#"<script src="/assets/app.js"></script>"#));
+    assert_no_inline_code(&html);
+}
+
+#[tokio::test]
+async fn assets_are_served_with_their_content_types() {
+    let app = router(client("dash-assets").await, WebConfig::default());
+    let (status, ctype, js) = get(&app, "/assets/app.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "text/javascript; charset=utf-8");
+    assert!(js.contains("EventSource"));
+    // The script writes text only.
+    assert!(!js.contains("innerHTML") && !js.contains("insertAdjacentHTML"));
+    let (status, ctype, css) = get(&app, "/assets/app.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "text/css; charset=utf-8");
+    assert!(css.contains("prefers-color-scheme: dark"));
+}
+
+#[tokio::test]
+async fn the_queue_page_shows_attributes_and_actions() {
+    let rsmq = client("dash-queue").await;
+    rsmq.create_queue("jobs", Some(Duration::from_secs(45)), None, None)
+        .await
+        .unwrap();
+    let app = router(rsmq, WebConfig::default());
+    let (status, ctype, html) = get(&app, "/ui/queues/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctype, "text/html; charset=utf-8");
+    assert!(html.contains(r#"data-queue="jobs""#));
+    assert!(html.contains("<dd>45 s</dd>"));
+    for control in [r#"id="send""#, r#"id="purge""#, r#"id="redrive-box""#] {
+        assert!(html.contains(control), "{control}");
+    }
+    assert_no_inline_code(&html);
+    // The JSON route of the same queue is unchanged.
+    let (status, ctype, _) = get(&app, "/queues/jobs").await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::OK, "application/json")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_queue_is_a_404_page_that_shows_the_name_as_text() {
+    let app = router(client("dash-404").await, WebConfig::default());
+    let (status, ctype, html) = get(&app, "/ui/queues/%3Cscript%3Ex%3C%2Fscript%3E").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(ctype, "text/html; charset=utf-8");
+    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script>x"));
+    let (status, _, html) = get(&app, "/ui/queues/nosuch").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("nosuch"));
+}
+
+#[tokio::test]
+async fn read_only_pages_carry_no_mutating_controls() {
+    let rsmq = client("dash-ro").await;
+    rsmq.create_queue("jobs", None, None, None).await.unwrap();
+    let app = router(rsmq, WebConfig::default().read_only(true));
+    let (_, _, html) = get(&app, "/ui/queues/jobs").await;
+    assert!(html.contains(r#"data-read-only="true""#));
+    assert!(html.contains("read-only"));
+    for control in [
+        "<textarea",
+        r#"id="send""#,
+        r#"id="purge""#,
+        r#"id="redrive"#,
+    ] {
+        assert!(!html.contains(control), "{control} in read-only mode");
+    }
+}
+
+#[tokio::test]
+async fn nested_pages_link_under_their_prefix() {
+    let rsmq = client("dash-nest").await;
+    rsmq.create_queue("jobs", None, None, None).await.unwrap();
+    let app = Router::new().nest("/rsmq", router(rsmq, WebConfig::default()));
+    let (status, _, html) = get(&app, "/rsmq").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta(&html, "rsmq-base"), "/rsmq");
+    assert!(html.contains(r#"<script src="/rsmq/assets/app.js"></script>"#));
+    assert!(html.contains(r#"href="/rsmq/ui/queues/jobs""#));
+    let (status, _, html) = get(&app, "/rsmq/ui/queues/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta(&html, "rsmq-base"), "/rsmq");
+    let (status, ctype, _) = get(&app, "/rsmq/assets/app.css").await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::OK, "text/css; charset=utf-8")
+    );
+}
+
+#[tokio::test]
+async fn events_stream_the_overview_every_second() {
+    let rsmq = client("dash-events").await;
+    rsmq.create_queue("jobs", None, None, None).await.unwrap();
+    let app = router(rsmq.clone(), WebConfig::default());
+    let req = Request::get("/api/events").body(Body::empty()).unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body();
+    let mut next_event = async || loop {
+        let frame = tokio::time::timeout(Duration::from_secs(3), body.frame())
+            .await
+            .expect("an event within 3 s")
+            .expect("the stream goes on")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            let text = String::from_utf8(data.to_vec()).unwrap();
+            if text.starts_with("event: overview") {
+                let json = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+                return serde_json::from_str::<serde_json::Value>(json).unwrap();
+            }
+        }
+    };
+    let first = next_event().await;
+    assert_eq!(first["queues"][0]["name"], "jobs");
+    assert_eq!(first["queues"][0]["msgs"], 0);
+    rsmq.send_message("jobs", "x", None).await.unwrap();
+    let second = next_event().await;
+    assert_eq!(second["queues"][0]["msgs"], 1);
+    assert!(second["time"].as_u64() > first["time"].as_u64());
+}
