@@ -27,7 +27,17 @@ pub(crate) fn routes() -> Router<Arc<Ctx>> {
     Router::new().route("/api/events", get(events))
 }
 
-async fn events(State(ctx): Shared) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// The live updates: every second an `overview` event with the JSON of `GET /api/overview`,
+/// or a `failure` event with an error while Redis does not answer.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "api",
+    responses((status = 200, description = "Server-sent events: `overview` every second (the JSON of GET /api/overview), `failure` while Redis does not answer", content_type = "text/event-stream"))
+)]
+pub(crate) async fn events(
+    State(ctx): Shared,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut ticks = interval(PERIOD);
     // A slow Redis delays the next event rather than sending a burst after it.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -1,7 +1,8 @@
 //! An embeddable HTTP API over [`rsmq_async`]: [`router`] returns an [`axum::Router`] that
 //! lists, creates, inspects and deletes queues, and sends, receives, changes and deletes
-//! messages, with the paths and JSON of the npm package `rest-rsmq`, plus a few operations
-//! under `/api/` (peek, purge, set attributes, live workers).
+//! messages, with the paths and JSON of the npm package `rest-rsmq`; under `/api/` browses,
+//! searches, peeks, pops, moves, redrives and purges, with an OpenAPI document; serves
+//! Prometheus metrics at `/metrics`; and a web dashboard at `/` with live updates.
 //!
 //! ```no_run
 //! use rsmq_async::{Rsmq, RsmqOptions};
@@ -18,8 +19,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every answer is JSON (but `/metrics`, which is Prometheus text). Errors are `{"error": {"name": ..., "message": ...}}` with the
-//! names of the JavaScript client (`queueNotFound`, `queueExists`, `invalidValue`, ...):
+//! The API answers JSON (`/metrics` Prometheus text, `/api/events` server-sent events, the
+//! dashboard HTML). Errors are `{"error": {"name": ..., "message": ...}}` with the names of
+//! the JavaScript client (`queueNotFound`, `queueExists`, `invalidValue`, ...):
 //! 400 for invalid input, 401 without the credentials, 403 for a change in read-only mode
 //! or one that fails the CSRF check ([`router`] tells how requests are checked), 404 for
 //! a missing queue or route, 405 for a method a route does not take, 409 for a queue
@@ -193,7 +195,12 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 /// twice or not at all.
 ///
 /// and `GET /metrics`: every queue's counters, Redis's memory and the live workers in the
-/// Prometheus text format (0.0.4).
+/// Prometheus text format (0.0.4); `GET /api/overview`: the same as JSON; `GET
+/// /api/events`: that JSON every second as server-sent events (event `overview`).
+///
+/// The dashboard: `GET /` (the queue list) and `GET /ui/queues/{q}` (one queue), HTML
+/// pages with their script and style sheet at `/assets/app.js` and `/assets/app.css`, all
+/// built into the binary.
 ///
 /// # Security
 ///

@@ -22,6 +22,15 @@ use crate::Shared;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "api",
+    responses(
+        (status = 200, description = "Every queue's counters, Redis's memory and the live workers in the Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "Redis failed", body = crate::openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn metrics(State(ctx): Shared) -> Result<Response, ApiError> {
     let text = render(&overview(&ctx.rsmq).await?);
     let mut res = text.into_response();

@@ -46,6 +46,9 @@ use crate::api;
         api::move_message,
         api::redrive,
         openapi_json,
+        crate::stats::get_overview,
+        crate::events::events,
+        crate::metrics::metrics,
     ),
     tags(
         (name = "rest-rsmq", description = "The paths and JSON of the npm package rest-rsmq"),

@@ -93,6 +93,15 @@ impl Overview {
 }
 
 /// `GET /api/overview`.
+#[utoipa::path(
+    get,
+    path = "/api/overview",
+    tag = "api",
+    responses(
+        (status = 200, description = "Every queue's attributes with `visible` and `oldest_age` (seconds, null for an empty queue), Redis's memory (`used_memory`, `maxmemory`, `policy`, `may_evict_messages`), the number of live `workers`, and the `time` read (epoch ms)", content_type = "application/json"),
+        (status = 503, description = "Redis failed", body = crate::openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn get_overview(State(ctx): Shared) -> ApiResult {
     Ok(Json(overview(&ctx.rsmq).await?.to_json()))
 }
