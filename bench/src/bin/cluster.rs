@@ -120,8 +120,6 @@ fn cluster() -> Res<Vec<Server>> {
             "yes".into(),
             "--cluster-port".into(),
             bus,
-            "--cluster-node-timeout".into(),
-            "2000".into(),
             "--repl-diskless-sync-delay".into(),
             "0".into(),
         ])?);
@@ -585,8 +583,29 @@ async fn bench(messages: u64, rounds: u64) -> Res<()> {
         three_masters.push(connect(m.port).await?);
         three_replicas.push(connect(r.port).await?);
     }
+    // The control: plain clients (`Rsmq::new`, one per master, on namespaces placed on it)
+    // on the same cluster, so that the client's part and Redis's part can be told apart.
+    let mut direct_clients = Vec::new();
+    let mut direct_masters = Vec::new();
+    for (master, ns) in &admin.cluster_namespaces("rsmqdirect").await? {
+        let port: u16 = master.rsplit(':').next().unwrap_or_default().parse()?;
+        direct_clients.push(plain_client(port, ns.clone()).await?);
+        direct_masters.push(connect(port).await?);
+    }
+    let mut direct_replicas = Vec::new();
+    for n in &nodes {
+        if !master_addrs.contains(&format!("127.0.0.1:{}", n.port)) {
+            direct_replicas.push(connect(n.port).await?);
+        }
+    }
     let mut sides = [
         Side::new("cluster", cluster_clients, masters, replicas),
+        Side::new(
+            "cluster, plain clients",
+            direct_clients,
+            direct_masters,
+            direct_replicas,
+        ),
         Side::new(
             "standalone",
             one_clients,
@@ -597,13 +616,12 @@ async fn bench(messages: u64, rounds: u64) -> Res<()> {
     ];
 
     println!(
-        "| cell (3 namespaces, 64 tasks each, {messages} messages each) | msg/s: cluster / \
-         standalone / 3 standalone | Redis CPU per message: cluster masters / standalone / 3 \
-         standalone masters | cost ratio to standalone / to 3 standalone | masters' CPU shares \
-         | replicas' CPU per message: cluster / standalone / 3 standalone | script calls per \
-         message | reads per message | commands per message |"
+        "| cell ({messages} messages × 3 namespaces, 64 tasks each) | side | msg/s | masters' \
+         Redis CPU per message | ratio to standalone | ratio to 3 standalone | masters' CPU \
+         shares | replicas' CPU per message | script calls / reads / commands per message | \
+         idle masters' CPU per message |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let per_round = messages.div_ceil(rounds.max(1));
     for (cell, name) in [
         (Cell::Send, "send"),
@@ -629,55 +647,46 @@ async fn bench(messages: u64, rounds: u64) -> Res<()> {
             r += 1;
         }
         let m: Vec<Measured> = sides.iter().map(Side::measured).collect();
-        let (c, s, t) = (&m[0], &m[1], &m[2]);
-        let shares: Vec<String> = c.shares.iter().map(|p| format!("{p:.0}%")).collect();
-        let all = |f: &dyn Fn(&Measured) -> String| -> String {
-            m.iter().map(f).collect::<Vec<_>>().join(" / ")
-        };
-        println!(
-            "| {name} | {} | {} | {:.2} / {:.2} | {} | {} | {} | {} | {} |",
-            all(&|x| format!("{:.0}", x.rate)),
-            all(&|x| format!("{:.1} µs", x.cpu_us)),
-            c.cpu_us / s.cpu_us,
-            c.cpu_us / t.cpu_us,
-            shares.join(" / "),
-            all(&|x| format!("{:.1} µs", x.replica_cpu_us)),
-            all(&|x| format!("{:.3}", x.per_message.scripts())),
-            all(&|x| format!("{:.3}", x.per_message.reads)),
-            all(&|x| format!("{:.3}", x.per_message.commands)),
-        );
+        // What the masters use with no client work, over as long as the longest side's
+        // cell took (at most 10 s), as µs per message of each side's cell.
+        let window =
+            Duration::from_secs_f64(m.iter().map(|x| x.elapsed).fold(0.0, f64::max).min(10.0));
+        let mut idle_us = Vec::new();
+        for (side, x) in sides.iter_mut().zip(&m) {
+            let cpu = idle(&mut side.masters, window).await?;
+            idle_us.push(cpu / window.as_secs_f64() * x.elapsed * 1e6 / side.done.max(1) as f64);
+        }
+        let (one, three) = (m[2].cpu_us, m[3].cpu_us);
+        for ((side, x), idle) in sides.iter().zip(&m).zip(&idle_us) {
+            let shares: Vec<String> = x.shares.iter().map(|p| format!("{p:.0}%")).collect();
+            let p = &x.per_message;
+            println!(
+                "| {name} | {} | {:.0} | {:.2} µs | {:.2} | {:.2} | {} | {:.2} µs | {:.3} / {:.3} / {:.3} | {:.3} µs |",
+                side.name,
+                x.rate,
+                x.cpu_us,
+                x.cpu_us / one,
+                x.cpu_us / three,
+                shares.join(" / "),
+                x.replica_cpu_us,
+                p.scripts(),
+                p.reads,
+                p.commands,
+                idle,
+            );
+        }
         for (side, x) in sides.iter().zip(&m) {
             diagnostics(side.name, x);
         }
-        let window = Duration::from_secs_f64(c.elapsed.max(s.elapsed).min(10.0));
-        let mut idles = Vec::new();
-        for side in sides.iter_mut() {
-            idles.push(idle(&mut side.masters, window).await?);
-        }
+        let c = &m[0];
         eprintln!(
-            "  idle masters over {:.2} s: {}; as µs per message over the cell: {}",
-            window.as_secs_f64(),
-            idles
-                .iter()
-                .map(|i| format!("{:.1} ms", i * 1e3))
-                .collect::<Vec<_>>()
-                .join(" / "),
-            idles
-                .iter()
-                .zip(&m)
-                .map(|(i, x)| format!(
-                    "{:.3}",
-                    i / window.as_secs_f64() * x.elapsed * 1e6 / (3 * messages) as f64
-                ))
-                .collect::<Vec<_>>()
-                .join(" / "),
-        );
-        eprintln!(
-            "{name}: even spread (each master 33% ± 8%): {}; cost within 15% of standalone: {}; \
-             of 3 standalone: {}",
+            "{name}: even spread (each master 33% ± 8%): {}; cluster's cost within 15% of \
+             standalone: {} ({:.2}); of 3 standalone: {} ({:.2})",
             c.shares.iter().all(|p| (25.0..=41.0).contains(p)),
-            c.cpu_us <= s.cpu_us * 1.15,
-            c.cpu_us <= t.cpu_us * 1.15
+            c.cpu_us <= one * 1.15,
+            c.cpu_us / one,
+            c.cpu_us <= three * 1.15,
+            c.cpu_us / three,
         );
     }
     Ok(())
