@@ -176,6 +176,10 @@ struct Snapshot {
     reads: f64,
     /// Write events processed.
     writes: f64,
+    /// Context switches of the server's process (all threads' main one, from `/proc`):
+    /// voluntary (it waited for work) and involuntary (it was preempted).
+    voluntary: f64,
+    involuntary: f64,
     /// Per command name: calls and microseconds (`INFO commandstats`).
     cmdstats: std::collections::BTreeMap<String, (f64, f64)>,
 }
@@ -203,6 +207,8 @@ impl Snapshot {
             commands: self.commands - before.commands,
             reads: self.reads - before.reads,
             writes: self.writes - before.writes,
+            voluntary: self.voluntary - before.voluntary,
+            involuntary: self.involuntary - before.involuntary,
             cmdstats,
         }
     }
@@ -212,6 +218,8 @@ impl Snapshot {
         self.commands += other.commands;
         self.reads += other.reads;
         self.writes += other.writes;
+        self.voluntary += other.voluntary;
+        self.involuntary += other.involuntary;
         for (name, (calls, usec)) in &other.cmdstats {
             let e = self.cmdstats.entry(name.clone()).or_default();
             e.0 += calls;
@@ -244,7 +252,18 @@ async fn snapshot(con: &mut MultiplexedConnection) -> Res<Snapshot> {
         };
         cmdstats.insert(name.to_string(), (value("calls"), value("usec")));
     }
+    // The main thread's context switches, when the server runs on this machine.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", field("process_id")))
+        .unwrap_or_default();
+    let switches = |name: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
     Ok(Snapshot {
+        voluntary: switches("voluntary_ctxt_switches"),
+        involuntary: switches("nonvoluntary_ctxt_switches"),
         cpu: field("used_cpu_user") + field("used_cpu_sys"),
         commands: field("total_commands_processed"),
         reads: field("total_reads_processed"),
@@ -339,6 +358,8 @@ fn per(s: &Snapshot, n: f64) -> Snapshot {
         commands: s.commands / n,
         reads: s.reads / n,
         writes: s.writes / n,
+        voluntary: s.voluntary / n,
+        involuntary: s.involuntary / n,
         cmdstats: s
             .cmdstats
             .iter()
@@ -364,12 +385,15 @@ fn diagnostics(side: &str, m: &Measured) {
         .map(|(k, (c, u))| format!("{k} {c:.3} calls {u:.2} µs"))
         .collect();
     eprintln!(
-        "  {side}: {:.2} s; per message: cpu {:.2} µs, commands {:.3}, reads {:.3}, writes {:.3}; {}",
+        "  {side}: {:.2} s; per message: cpu {:.2} µs, commands {:.3}, reads {:.3}, writes {:.3}, \
+         context switches {:.4} voluntary {:.4} involuntary; {}",
         m.elapsed,
         p.cpu * 1e6,
         p.commands,
         p.reads,
         p.writes,
+        p.voluntary,
+        p.involuntary,
         stats.join(", ")
     );
 }
