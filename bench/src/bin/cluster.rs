@@ -1,23 +1,36 @@
 //! `rsmq-bench-cluster`: this crate on a Redis Cluster against standalone servers.
 //!
 //! Starts its own servers on free loopback ports (`redis-server` and `redis-cli` on `PATH`,
-//! or `RSMQ_BENCH_REDIS_SERVER`): a cluster of three masters with a replica each, and one
-//! standalone server of the same binary with a replica too (so both sides pay for
-//! replication alike), all without persistence, all stopped at the end.
-//! On the cluster, three namespaces are placed on the three masters
-//! (`Rsmq::cluster_namespaces`); on the standalone server, three plain namespaces. Each
-//! namespace gets a queue and 64 tasks on one client of its own, and the same work, for
-//! the two cells:
+//! or `RSMQ_BENCH_REDIS_SERVER`), all of the same binary, on default settings (but for
+//! `repl-diskless-sync-delay 0` on masters, so that replicas sync at once), without
+//! persistence, every master with one replica, all running for the whole bench and stopped
+//! at the end:
+//!
+//! - a cluster of three masters with a replica each;
+//! - one standalone server with a replica;
+//! - three standalone servers with a replica each (the same six processes as the cluster).
+//!
+//! Four sides get the same work, three namespaces of 64 tasks each (one client per
+//! namespace): **cluster** (this crate's cluster client, `Rsmq::new_cluster`, the three
+//! namespaces placed on the three masters with `Rsmq::cluster_namespaces`), **cluster, plain
+//! clients** (the control: `Rsmq::new` straight to each master, on namespaces placed on it),
+//! **standalone** (three namespaces on the one server) and **3 standalone** (one namespace
+//! per server). The two cells:
 //!
 //! - **send**: `send_message` of 100-byte bodies, `--messages` per namespace;
 //! - **receive+delete**: `receive_message` then `delete_message` of as many, from the
 //!   queues the sends filled.
 //!
-//! Reported per cell: messages per second on each side; the Redis CPU time per message
-//! (user + system from `INFO cpu`, summed over the masters, or the standalone server) and
-//! its ratio; each master's share of the masters' CPU time (even spread: about a third
-//! each); and the replicas' CPU time per message, which a standalone server does not pay.
-//! Two cores cannot show absolute scaling, only that load spreads and what a message costs.
+//! Each cell warms every side up (untimed), then runs `--rounds` rounds, each side in turn
+//! in an order that rotates, and reads `INFO all` of the masters and replicas right before
+//! and after each side's round. Reported per side: messages per second; the masters' Redis
+//! CPU time per message (user + system), and its ratio to the standalone server's and to
+//! the three standalone servers'; each master's share; the replicas' CPU time per message;
+//! script calls, read events and commands per message; and the masters' CPU with no client
+//! work over as long as the cell took, per message (what the cluster bus and the timers
+//! cost). On standard error: per message, each command's calls and time, write events, and
+//! the masters' context switches (from `/proc`). Two cores cannot show absolute scaling,
+//! only that load spreads and what a message costs.
 //!
 //! ```text
 //! cargo run -p rsmq-bench --release --bin rsmq-bench-cluster -- --messages 100000
