@@ -433,9 +433,9 @@ fn main() -> Res<()> {
             "--help" | "-h" => {
                 println!(
                     "rsmq-bench-cluster [--messages N] [--rounds R]: this crate on a 3+3 Redis \
-                     Cluster against one server with a replica, and against three servers with a \
-                     replica each; N messages per namespace and cell (default 100000), in R \
-                     interleaved rounds (default 4)"
+                     Cluster, plain clients on the same masters, one server with a replica, and \
+                     three servers with a replica each; N messages per namespace and cell \
+                     (default 100000), in R interleaved rounds (default 4)"
                 );
                 return Ok(());
             }
