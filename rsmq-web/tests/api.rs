@@ -1,72 +1,13 @@
 //! The HTTP API, driven in-process against a real redis-server (one namespace per test).
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
 use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
 use rsmq_web::{router, WebConfig};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-async fn client(test: &str) -> Rsmq {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    Rsmq::new(options)
-        .await
-        .expect("connect to the test server")
-}
-
-async fn app(test: &str, config: WebConfig) -> (Router, Rsmq) {
-    let rsmq = client(test).await;
-    (router(rsmq.clone(), config), rsmq)
-}
-
-/// Sends one request; returns the status, the headers and the JSON body (Null when empty).
-async fn call(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
-    };
-    (status, headers, value)
-}
-
-async fn req(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let (s, _, v) = call(app, method, uri, body, None).await;
-    (s, v)
-}
+use support::{app, call, common, req};
 
 fn error_name(v: &Value) -> &str {
     v["error"]["name"]
@@ -465,20 +406,19 @@ async fn errors_are_json_with_the_right_status() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{not json"))
         .unwrap();
-    let res = app.clone().oneshot(bad).await.unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        support::oneshot(&app, bad).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
 async fn redis_down_is_503() {
     let server = common::start_server(&[]).unwrap();
     let rsmq = Rsmq::new(RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace("down"),
         response_timeout: std::time::Duration::from_millis(500),
         connection_timeout: std::time::Duration::from_millis(500),
-        ..Default::default()
+        ..support::options(&server, common::namespace("down"))
     })
     .await
     .unwrap();
@@ -548,15 +488,13 @@ async fn token_is_required_when_set() {
     let (s, _, v) = call(&app, "POST", "/queues/q", None, Some("s3cret")).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"result": 1})));
     // The scheme is case-insensitive.
-    let req = Request::builder()
-        .uri("/queues")
-        .header(header::AUTHORIZATION, "bearer s3cret")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(
-        app.clone().oneshot(req).await.unwrap().status(),
-        StatusCode::OK
+    let req = support::request(
+        "GET",
+        "/queues",
+        None,
+        &[("authorization", "bearer s3cret")],
     );
+    assert_eq!(support::oneshot(&app, req).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

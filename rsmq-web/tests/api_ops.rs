@@ -2,57 +2,17 @@
 //! the OpenAPI document, driven in-process against a real redis-server (one namespace per
 //! test).
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
-use rsmq_web::{router, WebConfig};
+use rsmq_async::{Rsmq, RsmqConnection};
+use rsmq_web::WebConfig;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-async fn app(test: &str, config: WebConfig) -> (Router, Rsmq) {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    let rsmq = Rsmq::new(options)
-        .await
-        .expect("connect to the test server");
-    (router(rsmq.clone(), config), rsmq)
-}
-
-/// Sends one request; returns the status and the JSON body (Null when empty).
-async fn req(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let req = Request::builder().method(method).uri(uri);
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
-    };
-    (status, value)
-}
+use support::{app, req};
 
 /// A request that must succeed; its JSON.
 async fn ok(app: &Router, method: &str, uri: &str, body: Option<Value>) -> Value {

@@ -1,38 +1,18 @@
 //! The audit events of the HTTP API. A test binary of its own: a scoped `tracing`
 //! subscriber sees every event only when no other test registers the call sites meanwhile.
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 
-use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, Request};
 use axum::Router;
 use base64::Engine as _;
-use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqOptions};
-use rsmq_web::{router, WebConfig};
+use rsmq_web::WebConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
-async fn app(test: &str, config: WebConfig) -> Router {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    let rsmq = Rsmq::new(options)
-        .await
-        .expect("connect to the test server");
-    router(rsmq, config)
-}
-
+/// Sends one request, with the bearer `token` when given; the JSON body (Null when not JSON).
 async fn call(
     app: &Router,
     method: &str,
@@ -40,20 +20,9 @@ async fn call(
     body: Option<Value>,
     token: Option<&str>,
 ) -> Value {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    support::oneshot(app, support::request_with_token(method, uri, body, token))
+        .await
+        .json_or_null()
 }
 
 /// Collects the events of the audit target as text.
@@ -91,7 +60,7 @@ impl tracing::Subscriber for Audit {
 async fn every_change_is_audited_without_bodies_or_token() {
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let _guard = tracing::subscriber::set_default(Audit(events.clone()));
-    let app = app(
+    let (app, _) = support::app(
         "audit",
         WebConfig::default()
             .token("s3cret")
@@ -164,24 +133,23 @@ async fn every_change_is_audited_without_bodies_or_token() {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("admin:hunter2")
     );
-    let mut req = Request::builder()
-        .method("POST")
-        .uri("/api/queues/q/purge")
-        .header(header::AUTHORIZATION, &basic)
-        .body(Body::empty())
-        .unwrap();
+    let mut req = support::request(
+        "POST",
+        "/api/queues/q/purge",
+        None,
+        &[("authorization", &basic)],
+    );
     let peer: SocketAddr = "10.1.2.3:4567".parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
-    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 200);
+    assert_eq!(support::oneshot(&app, req).await.status, 200);
     // A change refused by the CSRF check.
-    let req = Request::builder()
-        .method("DELETE")
-        .uri("/queues/q")
-        .header(header::AUTHORIZATION, &basic)
-        .header(header::ORIGIN, "http://evil.example")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 403);
+    let req = support::request(
+        "DELETE",
+        "/queues/q",
+        None,
+        &[("authorization", &basic), ("origin", "http://evil.example")],
+    );
+    assert_eq!(support::oneshot(&app, req).await.status, 403);
     // Served over TCP with the peer's address recorded.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -1,33 +1,19 @@
 //! Authentication (bearer token, HTTP Basic) and the CSRF check of changes, driven
 //! in-process against a real redis-server (one namespace per test).
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Router;
 use base64::Engine as _;
-use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
+use rsmq_async::{Rsmq, RsmqConnection};
 use rsmq_web::{router_with_csrf_token, WebConfig};
 use serde_json::Value;
-use tower::ServiceExt;
 
 const CSRF: &str = "the-csrf-token";
 
 async fn app(test: &str, config: WebConfig) -> (Router, Rsmq) {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    let rsmq = Rsmq::new(options)
-        .await
-        .expect("connect to the test server");
+    let rsmq = support::client(test).await;
     (
         router_with_csrf_token(rsmq.clone(), config, CSRF.into()),
         rsmq,
@@ -35,27 +21,16 @@ async fn app(test: &str, config: WebConfig) -> (Router, Rsmq) {
 }
 
 /// Sends one request with `headers`; the status, the headers and the JSON body (Null when
-/// empty).
+/// not JSON).
 async fn send(
     app: &Router,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, headers, value)
+    let reply = support::oneshot(app, support::request(method, uri, None, headers)).await;
+    let value = reply.json_or_null();
+    (reply.status, reply.headers, value)
 }
 
 fn basic(user: &str, password: &str) -> String {

@@ -5,19 +5,19 @@
 //! or `CHROMEDRIVER` and `CHROME` naming them. Without them the test says SKIPPED and
 //! passes, unless `RSMQ_REQUIRE_BROWSER=1`. Screenshots go to `target/screenshots/`.
 
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
+use rsmq_async::{Rsmq, RsmqConnection};
 use rsmq_web::{router, WebConfig};
 use serde_json::{json, Value};
+use support::client;
+use support::common::{self, free_port};
 
 /// The body that must stay text: were it ever parsed as HTML and run, it would change the
 /// title and set `window.__xss`.
@@ -32,14 +32,6 @@ fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
         .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// chromedriver, killed when dropped (a failing test too).
@@ -63,19 +55,6 @@ fn screenshots_dir() -> PathBuf {
     let dir = target.join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-async fn client(test: &str) -> Rsmq {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    Rsmq::new(options)
-        .await
-        .expect("connect to the test server")
 }
 
 /// Serves the dashboard on a local port; returns its base URL.

@@ -1,49 +1,27 @@
 //! The dashboard's pages, assets and live updates, in-process against a real redis-server
 //! (what a browser sees is in `browser.rs`).
 
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
+use rsmq_async::RsmqConnection;
 use rsmq_web::{router, WebConfig};
+use support::client;
 use tower::ServiceExt;
-
-async fn client(test: &str) -> Rsmq {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    Rsmq::new(options)
-        .await
-        .expect("connect to the test server")
-}
 
 /// GET `uri`: status, content type, body as text.
 async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
-    let req = Request::get(uri).body(Body::empty()).unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let ctype = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let reply = support::oneshot(app, support::request("GET", uri, None, &[])).await;
     assert_eq!(
-        res.headers()[header::CONTENT_SECURITY_POLICY],
+        reply.headers[header::CONTENT_SECURITY_POLICY],
         "default-src 'self'",
         "{uri}"
     );
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, ctype, String::from_utf8(bytes.to_vec()).unwrap())
+    (reply.status, reply.content_type(), reply.text())
 }
 
 /// The value of `<meta name="{name}" content="...">`.
@@ -180,7 +158,7 @@ async fn events_stream_the_overview_every_second() {
     let rsmq = client("dash-events").await;
     rsmq.create_queue("jobs", None, None, None).await.unwrap();
     let app = router(rsmq.clone(), WebConfig::default());
-    let req = Request::get("/api/events").body(Body::empty()).unwrap();
+    let req = support::request("GET", "/api/events", None, &[]);
     let res = app.oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");

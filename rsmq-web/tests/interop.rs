@@ -3,22 +3,17 @@
 //! Skipped (and said so on stderr) when the driver's `node_modules` is missing, except on
 //! CI (`CI=true`), where that fails.
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqOptions};
+use axum::http::StatusCode;
+use rsmq_async::Rsmq;
 use rsmq_web::{router, WebConfig};
 use serde_json::{json, Value};
-use tower::ServiceExt;
+use support::{common, req};
 
 fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/js")
@@ -92,36 +87,15 @@ impl Drop for Js {
     }
 }
 
-async fn req(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let req = Request::builder().method(method).uri(uri);
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_rsmq_receives_what_the_api_sends_and_back() {
     if !js_available() {
         return;
     }
-    let server = common::server();
     let ns = common::namespace("interop");
-    let rsmq = Rsmq::new(RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: ns.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let rsmq = Rsmq::new(support::options(common::server(), ns.clone()))
+        .await
+        .unwrap();
     let app = router(rsmq, WebConfig::default());
     let mut js = tokio::task::block_in_place(|| Js::start(&ns));
 

@@ -1,57 +1,21 @@
 //! `GET /metrics`, in the Prometheus text format, against a real redis-server.
 
-// The harness of the command-line tool's tests, shared.
-#[path = "../../rsmq-cli/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
-use rsmq_async::{Rsmq, RsmqConnection, RsmqOptions};
-use rsmq_web::{router, WebConfig};
-use tower::ServiceExt;
-
-async fn app(test: &str, config: WebConfig) -> (Router, Rsmq) {
-    let server = common::server();
-    let options = RsmqOptions {
-        host: server.host.clone(),
-        port: server.port,
-        ns: common::namespace(test),
-        ..Default::default()
-    };
-    let rsmq = Rsmq::new(options)
-        .await
-        .expect("connect to the test server");
-    (router(rsmq.clone(), config), rsmq)
-}
+use rsmq_async::RsmqConnection;
+use rsmq_web::WebConfig;
+use support::app;
 
 /// `GET /metrics`: the status, the content type and the text.
 async fn scrape(app: &Router, auth: Option<&str>) -> (StatusCode, String, String) {
-    let mut req = Request::builder().uri("/metrics");
-    if let Some(a) = auth {
-        req = req.header(header::AUTHORIZATION, a);
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).unwrap(),
-    )
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+    let reply = support::oneshot(app, support::request("GET", "/metrics", None, &headers)).await;
+    (reply.status, reply.content_type(), reply.text())
 }
 
 /// One sample: the metric name and its labels.
