@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{body, path, query, seconds, ApiError, ApiResult};
 use crate::openapi::{self, BrowsedMessage, ErrorBody, Ids, MessagePage, Redriven, SearchResult};
-use crate::{Ctx, Shared};
+use crate::{guard, Ctx, Shared};
 
 /// The JSON routes, without state or middleware.
 pub(crate) fn routes() -> Router<Arc<Ctx>> {
@@ -239,7 +239,7 @@ pub(crate) async fn send_message(
     let b = body(b)?;
     let delay = seconds("delay", b.delay)?;
     let id = ctx.rsmq.send_message(&qname, b.message, delay).await?;
-    tracing::info!(target: "rsmq_web::audit", route = "sendMessage", queue = %qname, id = %id, "sent");
+    guard::audit_done("sendMessage", &qname, Some(&id), None);
     Ok(Json(json!({ "id": id })))
 }
 
@@ -651,7 +651,7 @@ pub(crate) async fn pop(
     ctx.mutation("popMessage", &qname, None)?;
     match ctx.rsmq.pop_message::<Vec<u8>>(&qname).await? {
         Some(m) => {
-            tracing::info!(target: "rsmq_web::audit", route = "popMessage", queue = %qname, id = %m.id, "popped");
+            guard::audit_done("popMessage", &qname, Some(&m.id), None);
             Ok(Json(message_json(&m)))
         }
         None => Ok(Json(json!({}))),
@@ -700,7 +700,7 @@ pub(crate) async fn send_batch(
         .rsmq
         .send_message_batch(&qname, b.messages, delay)
         .await?;
-    tracing::info!(target: "rsmq_web::audit", route = "sendMessageBatch", queue = %qname, count = ids.len(), "sent");
+    guard::audit_done("sendMessageBatch", &qname, None, Some(ids.len()));
     Ok(Json(Ids { ids }))
 }
 

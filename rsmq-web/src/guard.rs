@@ -262,6 +262,16 @@ pub(crate) fn new_csrf_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Logs what a change did, once it is done (the id a send made, the message a pop took),
+/// with who asked, like the event [`Ctx::mutation`] logs before it.
+pub(crate) fn audit_done(route: &'static str, qname: &str, id: Option<&str>, count: Option<usize>) {
+    let (auth, peer) = WHO
+        .try_with(|w| (w.auth.clone(), w.peer.clone()))
+        .unwrap_or_else(|_| ("none".into(), None));
+    let (auth, peer) = (auth.as_str(), peer.as_deref());
+    tracing::info!(target: "rsmq_web::audit", route, queue = qname, id, count, auth, peer, "done");
+}
+
 impl Ctx {
     /// Refuses a change in read-only mode or from a request that fails the CSRF check, and
     /// logs the change otherwise, with who asked.

@@ -187,6 +187,13 @@ async fn every_change_is_audited_without_bodies_or_token() {
         "{all}"
     );
     assert!(
+        events.iter().any(|e| e.contains("route=\"sendMessage\"")
+            && e.contains("done")
+            && e.contains(&id)
+            && e.contains("auth=\"token\"")),
+        "{all}"
+    );
+    assert!(
         events
             .iter()
             .any(|e| e.contains("route=\"deleteMessage\"") && e.contains(&id)),
