@@ -225,24 +225,24 @@ impl BrowsedMessage<Vec<u8>> {
             visible_at,
             hidden,
         } = self;
-        match T::try_from(RedisBytes(message)) {
-            Ok(message) => Ok(BrowsedMessage {
-                id,
-                message,
-                rc,
-                fr,
-                sent,
-                visible_at,
-                hidden,
-            }),
-            Err(message) => Err(crate::RsmqError::CannotDecodeMessage(RsmqMessage {
-                id,
-                message,
-                rc,
-                fr,
-                sent,
-            })),
+        // The body decodes as a received message's does, with the same error.
+        let m = RsmqMessage {
+            id,
+            message,
+            rc,
+            fr,
+            sent,
         }
+        .decode::<T>()?;
+        Ok(BrowsedMessage {
+            id: m.id,
+            message: m.message,
+            rc: m.rc,
+            fr: m.fr,
+            sent: m.sent,
+            visible_at,
+            hidden,
+        })
     }
 }
 
