@@ -152,10 +152,7 @@ impl Rsmq {
             .map_err(cannot_connect)?;
         Ok(Rsmq {
             connection: Connection::Managed(manager),
-            engine: Engine::new(&options.ns, options.realtime)
-                .coalescing(options.coalesce)
-                .with_score_unit(options.score_unit)
-                .with_durability(options.durable),
+            engine: Engine::for_options(&options),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
         })
     }

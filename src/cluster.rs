@@ -212,10 +212,7 @@ impl Rsmq {
             .map_err(cannot_connect)?;
         Ok(Rsmq::from_parts(
             Connection::Cluster(ClusterLink { con, slot }),
-            Engine::new(&options.ns, options.realtime)
-                .coalescing(options.coalesce)
-                .with_score_unit(options.score_unit)
-                .with_durability(options.durable),
+            Engine::for_options(&options),
             Arc::new(Waiter::new_any(clients, &options.ns)),
         ))
     }

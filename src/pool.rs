@@ -339,9 +339,8 @@ impl PooledRsmq {
         let pool = builder.build(manager).await.map_err(cannot_connect)?;
         Ok(PooledRsmq {
             pool: Pool::Own(pool),
-            engine: Engine::new(&options.ns, options.realtime)
-                .with_score_unit(options.score_unit)
-                .with_durability(options.durable),
+            // Each call has a connection of its own: nothing to coalesce.
+            engine: Engine::for_options(&options).coalescing(false),
             waiter: Arc::new(Waiter::new(Some(client), &options.ns)),
             turns: Some(Arc::new(tokio::sync::Semaphore::new(max_size as usize))),
             checkout_timeout,

@@ -746,9 +746,7 @@ impl Rsmq {
         }
         Ok(Rsmq::from_parts(
             Connection::Sentinel(SentinelLink { inner }),
-            Engine::new(&options.ns, options.realtime)
-                .coalescing(options.coalesce)
-                .with_score_unit(options.score_unit),
+            Engine::for_options(&options),
             Arc::new(Waiter::new_any(clients, &options.ns)),
         ))
     }

@@ -518,3 +518,37 @@ async fn the_blocking_client_connects_through_the_sentinels() {
     .unwrap();
     assert_eq!(got, "blocking");
 }
+
+/// Durable sends through the sentinels wait for the master's replicas: two exist, so a wait
+/// for two is met and a wait for three reports too few, with the message still queued.
+#[tokio::test]
+async fn durable_sends_wait_for_the_replicas_of_the_master() {
+    let d = Deployment::start();
+    let ns = common::namespace("durable");
+    let options = |replicas| RsmqOptions {
+        ns: ns.clone(),
+        durable: Some(rsmq_async::Durability {
+            replicas,
+            timeout: Duration::from_millis(300),
+        }),
+        ..Default::default()
+    };
+    let two = Rsmq::new_sentinel(d.sentinel_addrs(), MASTER, options(2))
+        .await
+        .unwrap();
+    two.create_queue("q", None, None, None).await.unwrap();
+    let id = two.send_message("q", "kept twice", None).await.unwrap();
+    let three = Rsmq::new_sentinel(d.sentinel_addrs(), MASTER, options(3))
+        .await
+        .unwrap();
+    let err = three.send_message("q", "kept", None).await.unwrap_err();
+    let RsmqError::NotDurable { ids, acked, wanted } = &err else {
+        panic!("expected NotDurable, got {err}");
+    };
+    assert_eq!((ids.len(), *acked, *wanted), (1, 2, 3), "{err}");
+    let mut queued = d.ids(d.master_port(), &ns, "q");
+    queued.sort();
+    let mut expected = vec![id, ids[0].clone()];
+    expected.sort();
+    assert_eq!(queued, expected, "both sends are queued");
+}

@@ -221,6 +221,15 @@ impl Engine {
         }
     }
 
+    /// The engine `options` ask for: their namespace, realtime notifications, coalescing,
+    /// score unit and durability. Every client built from options starts here.
+    pub(crate) fn for_options(options: &crate::RsmqOptions) -> Self {
+        Engine::new(&options.ns, options.realtime)
+            .coalescing(options.coalesce)
+            .with_score_unit(options.score_unit)
+            .with_durability(options.durable)
+    }
+
     /// This engine, coalescing concurrent sends, receives and deletes per queue.
     pub(crate) fn coalescing(mut self, on: bool) -> Self {
         self.coalesce = on.then(Default::default);
