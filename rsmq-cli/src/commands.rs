@@ -237,19 +237,13 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
     };
     match command {
         Command::Queues => queues(&ctx).await?,
-        Command::Create {
-            queue,
-            vt,
-            delay,
-            maxsize,
-        } => create(&ctx, &queue, vt, delay, maxsize).await?,
+        Command::Create { queue, attrs } => {
+            create(&ctx, &queue, attrs.vt, attrs.delay, attrs.maxsize).await?
+        }
         Command::Attrs { queue } => attrs(&ctx, &queue).await?,
-        Command::SetAttrs {
-            queue,
-            vt,
-            delay,
-            maxsize,
-        } => set_attrs(&ctx, &queue, vt, delay, maxsize).await?,
+        Command::SetAttrs { queue, attrs } => {
+            set_attrs(&ctx, &queue, attrs.vt, attrs.delay, attrs.maxsize).await?
+        }
         Command::DeleteQueue { queue, yes } => delete_queue(&ctx, &queue, yes).await?,
         Command::Send {
             queue,

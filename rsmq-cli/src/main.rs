@@ -56,6 +56,20 @@ struct Cli {
 }
 
 /// The options every command takes.
+/// A queue's attributes, as `create` and `set-attrs` take them.
+#[derive(Args, Debug, Clone)]
+struct QueueAttrs {
+    /// How long a received message stays hidden (visibility timeout)
+    #[arg(long, value_parser = duration)]
+    vt: Option<Duration>,
+    /// How long a sent message waits before it can be received
+    #[arg(long, value_parser = duration)]
+    delay: Option<Duration>,
+    /// Largest body in bytes: 1024 to 65536, or -1 for unlimited
+    #[arg(long, allow_negative_numbers = true)]
+    maxsize: Option<i64>,
+}
+
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Global options")]
 struct Global {
@@ -158,15 +172,8 @@ enum Command {
     Create {
         /// Queue name
         queue: String,
-        /// How long a received message stays hidden (visibility timeout)
-        #[arg(long, value_parser = duration)]
-        vt: Option<Duration>,
-        /// How long a sent message waits before it can be received
-        #[arg(long, value_parser = duration)]
-        delay: Option<Duration>,
-        /// Largest body in bytes: 1024 to 65536, or -1 for unlimited
-        #[arg(long, allow_negative_numbers = true)]
-        maxsize: Option<i64>,
+        #[command(flatten)]
+        attrs: QueueAttrs,
     },
 
     /// Show a queue's attributes and counters
@@ -187,15 +194,8 @@ enum Command {
     SetAttrs {
         /// Queue name
         queue: String,
-        /// New visibility timeout
-        #[arg(long, value_parser = duration)]
-        vt: Option<Duration>,
-        /// New delay
-        #[arg(long, value_parser = duration)]
-        delay: Option<Duration>,
-        /// New largest body in bytes: 1024 to 65536, or -1 for unlimited
-        #[arg(long, allow_negative_numbers = true)]
-        maxsize: Option<i64>,
+        #[command(flatten)]
+        attrs: QueueAttrs,
     },
 
     /// Delete a queue and all its messages
