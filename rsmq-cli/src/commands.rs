@@ -10,6 +10,8 @@ use rsmq_async::{
 };
 use serde_json::{json, Value};
 
+use rsmq_web::format::message_json;
+
 use crate::util::{human_duration, json_secs, one_line, out, out_json, utc, Failure, Res};
 use crate::{Command, Global};
 
@@ -123,16 +125,6 @@ impl Ctx {
         }
         Ok(())
     }
-}
-
-fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
-    json!({
-        "id": m.id,
-        "message": String::from_utf8_lossy(&m.message),
-        "rc": m.rc,
-        "fr": m.fr,
-        "sent": m.sent,
-    })
 }
 
 fn message_line(m: &RsmqMessage<Vec<u8>>) -> String {

@@ -98,27 +98,7 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// A Unix time in seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn utc(unix_secs: u64) -> String {
-    let days = (unix_secs / 86400) as i64;
-    let rem = unix_secs % 86400;
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
+pub use rsmq_web::format::utc;
 
 /// Writes `text` and a line break to stdout. A closed pipe (`rsmq peek q | head -1`) ends
 /// the program quietly with status 0.

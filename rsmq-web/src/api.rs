@@ -5,9 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use rsmq_async::{
-    LiveWorker, RsmqConnection, RsmqError, RsmqMessage, RsmqQueueAttributes, MAX_BATCH,
-};
+use rsmq_async::{LiveWorker, RsmqConnection, RsmqError, RsmqQueueAttributes, MAX_BATCH};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -15,6 +13,7 @@ use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{body, path, query, seconds, ApiError, ApiResult};
+use crate::format::message_json;
 use crate::openapi::{self, BrowsedMessage, ErrorBody, Ids, MessagePage, Redriven, SearchResult};
 use crate::{guard, Ctx, Shared};
 
@@ -66,17 +65,6 @@ fn secs(d: Duration) -> Value {
     } else {
         json!(d.as_secs_f64())
     }
-}
-
-/// A message as JSON. A body that is not UTF-8 is shown with replacement characters.
-fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
-    json!({
-        "id": m.id,
-        "message": String::from_utf8_lossy(&m.message),
-        "rc": m.rc,
-        "fr": m.fr,
-        "sent": m.sent,
-    })
 }
 
 fn worker_json(w: &LiveWorker) -> Value {

@@ -201,8 +201,8 @@ async fn queue_page(
             ("vt", &duration(attrs.vt.as_secs_f64())),
             ("delay", &duration(attrs.delay.as_secs_f64())),
             ("maxsize", &maxsize(attrs.maxsize)),
-            ("created", &timestamp(attrs.created)),
-            ("modified", &timestamp(attrs.modified)),
+            ("created", &crate::format::utc(attrs.created)),
+            ("modified", &crate::format::utc(attrs.modified)),
             ("actions", actions),
         ],
     );
@@ -356,28 +356,6 @@ fn maxsize(n: i64) -> String {
     }
 }
 
-/// Epoch seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-fn timestamp(epoch: u64) -> String {
-    let days = (epoch / 86400) as i64;
-    let rem = epoch % 86400;
-    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,8 +432,8 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(timestamp(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(timestamp(1_709_251_199), "2024-02-29 23:59:59 UTC");
+        assert_eq!(crate::format::utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(crate::format::utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
         assert_eq!(age(59.4), "59 s");
         assert_eq!(age(3725.0), "1 h 2 min");
         assert_eq!(bytes(1536), "1.5 KiB");

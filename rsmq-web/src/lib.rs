@@ -33,6 +33,7 @@ mod api;
 mod dashboard;
 mod error;
 mod events;
+pub mod format;
 mod guard;
 mod metrics;
 mod openapi;

@@ -1,0 +1,51 @@
+//! How the API, the dashboard and the `rsmq` command line write messages and times, so all
+//! three show them alike.
+
+use rsmq_async::RsmqMessage;
+use serde_json::{json, Value};
+
+/// A message as `rest-rsmq` writes it: `{"id", "message", "rc", "fr", "sent"}`. A body that
+/// is not UTF-8 is shown with replacement characters.
+///
+/// ```
+/// use rsmq_async::RsmqMessage;
+///
+/// let m = RsmqMessage { id: "x".into(), message: b"hi".to_vec(), rc: 1, fr: 2, sent: 3 };
+/// let v = rsmq_web::format::message_json(&m);
+/// assert_eq!(v.to_string(), r#"{"fr":2,"id":"x","message":"hi","rc":1,"sent":3}"#);
+/// ```
+pub fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
+    json!({
+        "id": m.id,
+        "message": String::from_utf8_lossy(&m.message),
+        "rc": m.rc,
+        "fr": m.fr,
+        "sent": m.sent,
+    })
+}
+
+/// A Unix time in seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+///
+/// ```
+/// assert_eq!(rsmq_web::format::utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
+/// ```
+pub fn utc(unix_secs: u64) -> String {
+    let days = (unix_secs / 86400) as i64;
+    let rem = unix_secs % 86400;
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
