@@ -135,7 +135,9 @@ pub struct RsmqMessage<T = String> {
     /// First receive time, epoch milliseconds (Redis clock).
     pub fr: u64,
     /// Send time, epoch milliseconds (Redis clock), derived from the id. 0 when the id was
-    /// written by another program and does not start with a base-36 timestamp.
+    /// written by another program and does not start with a base-36 timestamp. The ids of a
+    /// batch take consecutive microseconds from the batch's Redis time (so they sort in input
+    /// order): a batch's later messages can name up to a millisecond after that time.
     pub sent: u64,
 }
 
