@@ -868,6 +868,7 @@ async fn serve(
     token: Option<String>,
     basic: Option<String>,
 ) -> Res {
+    let signs_in = token.is_some();
     let mut config = rsmq_web::WebConfig::default().read_only(read_only);
     if let Some(token) = token {
         config = config.token(token);
@@ -884,9 +885,10 @@ async fn serve(
         .map_err(|e| Failure(format!("cannot listen on {bind}: {e}")))?;
     let addr = listener.local_addr().unwrap_or(bind);
     ctx.say(&format!(
-        "serving the HTTP API of namespace `{}` on http://{addr}{} (Ctrl-C ends)",
+        "serving the HTTP API and the dashboard of namespace `{}` on http://{addr}/{}{} (Ctrl-C ends)",
         ctx.ns(),
-        if read_only { ", read-only" } else { "" }
+        if read_only { ", read-only" } else { "" },
+        if signs_in { ", sign in with the token" } else { "" }
     ));
     crate::audit::install();
     axum::serve(listener, app)

@@ -1202,6 +1202,30 @@ fn serve_read_only_with_a_token() {
     );
     assert_eq!(status, 403);
     assert_eq!(t.ok(&["queues"]).trim(), "jobs");
+    // A browser gets the sign-in form, and the token opens a session that reads.
+    let (status, body) = http(
+        s.1,
+        "GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    assert!(body.contains(r#"name="token""#), "{body}");
+    let answer = http_answer(
+        s.1,
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 12\r\nConnection: close\r\n\r\ntoken=s3cret",
+    );
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("a cookie: {answer}"));
+    let (status, body) = http(
+        s.1,
+        &format!("GET / HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("data-queue=\"jobs\""), "{body}");
 }
 
 #[test]

@@ -31,6 +31,7 @@
     var page = document.body.dataset.page;
     if (page === 'queue') queuePage();
     if (page === 'list' || page === 'queue') live(page);
+    else $('live').hidden = true;
   }
 
   function meta(name) {

@@ -51,10 +51,8 @@ async fn app_css() -> Response {
 }
 
 /// Where the router is mounted (`""` at the root, `"/rsmq"` when nested there): the full
-/// path the client asked for, less the path the router saw.
-fn base(original: &OriginalUri, req: &Request) -> String {
-    let full = original.path();
-    let inner = req.uri().path();
+/// path the client asked for (`full`), less the path the router saw (`inner`).
+pub(crate) fn base(full: &str, inner: &str) -> String {
     let base = if inner == "/" {
         full.trim_end_matches('/')
     } else {
@@ -63,19 +61,41 @@ fn base(original: &OriginalUri, req: &Request) -> String {
     base.to_string()
 }
 
-/// What the layout needs besides the page's own content.
-struct Page<'a> {
-    base: &'a str,
-    title: &'a str,
-    /// `list` or `queue`: which part of the script runs.
-    kind: &'a str,
-    queue: &'a str,
-    /// The breadcrumb after the brand, HTML.
-    crumb: String,
-    main: String,
+/// The queue list's path under `base`: the router's `/`, which a router nested at
+/// `/rsmq` serves at `/rsmq` (not `/rsmq/`).
+pub(crate) fn home(base: &str) -> &str {
+    if base.is_empty() {
+        "/"
+    } else {
+        base
+    }
 }
 
-fn render(ctx: &Ctx, page: Page<'_>) -> String {
+/// What the layout needs besides the page's own content.
+pub(crate) struct Page<'a> {
+    pub(crate) base: &'a str,
+    pub(crate) title: &'a str,
+    /// `list`, `queue`, `login` or `error`: which part of the script runs.
+    pub(crate) kind: &'a str,
+    pub(crate) queue: &'a str,
+    /// The breadcrumb after the brand, HTML.
+    pub(crate) crumb: String,
+    pub(crate) main: String,
+}
+
+/// The page in the layout. The sign-in page carries no CSRF token (its visitor has not
+/// shown any credentials yet); a page seen through a session offers to sign out.
+pub(crate) fn render(ctx: &Ctx, page: Page<'_>) -> String {
+    let signed_in = page.kind != "login" && crate::guard::by_session();
+    let sign_out = if signed_in {
+        format!(
+            r#"<form method="post" action="{}/logout" class="inline"><button type="submit" id="sign-out" class="ghost">Sign out</button></form>"#,
+            escape(page.base)
+        )
+    } else {
+        String::new()
+    };
+    let csrf = if page.kind == "login" { "" } else { &ctx.csrf };
     let read_only = if ctx.config.read_only {
         r#"<span class="badge" title="changes are turned off">read-only</span>"#
     } else {
@@ -85,8 +105,9 @@ fn render(ctx: &Ctx, page: Page<'_>) -> String {
         LAYOUT,
         &[
             ("base", &escape(page.base)),
+            ("home", &escape(home(page.base))),
             ("title", &escape(page.title)),
-            ("csrf", &escape(&ctx.csrf)),
+            ("csrf", &escape(csrf)),
             ("page", page.kind),
             ("queue", &escape(page.queue)),
             (
@@ -98,6 +119,7 @@ fn render(ctx: &Ctx, page: Page<'_>) -> String {
                 },
             ),
             ("read_only_badge", read_only),
+            ("sign_out", &sign_out),
             ("crumb", &page.crumb),
             ("main", &page.main),
         ],
@@ -106,7 +128,7 @@ fn render(ctx: &Ctx, page: Page<'_>) -> String {
 
 /// `GET /`: every queue with its counters, Redis's memory, live workers.
 async fn list_page(State(ctx): Shared, original: OriginalUri, req: Request) -> Response {
-    let base = base(&original, &req);
+    let base = base(original.path(), req.uri().path());
     let main = match overview(&ctx.rsmq).await {
         Ok(o) => list_main(&o, &base),
         Err(e) => failed(&e),
@@ -163,7 +185,7 @@ async fn queue_page(
     qname: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let base = base(&original, &req);
+    let base = base(original.path(), req.uri().path());
     let Ok(Path(qname)) = qname else {
         return not_found(&ctx, &base, "this address names no queue");
     };
@@ -212,7 +234,7 @@ async fn queue_page(
         title: &title,
         kind: "queue",
         queue: &qname,
-        crumb: format!(r#"<a href="{}/">Queues</a> / {q}"#, escape(&base)),
+        crumb: format!(r#"<a href="{}">Queues</a> / {q}"#, escape(home(&base))),
         main,
     };
     Html(render(&ctx, page)).into_response()
@@ -220,9 +242,9 @@ async fn queue_page(
 
 fn not_found(ctx: &Ctx, base: &str, message: &str) -> Response {
     let main = format!(
-        r#"<section class="card"><h1>Not found</h1><p>{}</p><p><a href="{}/">All queues</a></p></section>"#,
+        r#"<section class="card"><h1>Not found</h1><p>{}</p><p><a href="{}">All queues</a></p></section>"#,
         escape(message),
-        escape(base)
+        escape(home(base))
     );
     let page = Page {
         base,
@@ -241,7 +263,7 @@ fn failed(e: &RsmqError) -> String {
 
 /// Fills `{{name}}` placeholders in one pass (a value is never searched for placeholders).
 /// Values are inserted as they are: escape text before.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -382,12 +404,14 @@ mod tests {
                 LAYOUT,
                 &[
                     "base",
+                    "home",
                     "title",
                     "csrf",
                     "page",
                     "queue",
                     "read_only",
                     "read_only_badge",
+                    "sign_out",
                     "crumb",
                     "main",
                 ][..],
@@ -423,6 +447,10 @@ mod tests {
             ),
             (ACTIONS, &[][..]),
             (FAILED, &["error"][..]),
+            (
+                crate::session::LOGIN,
+                &["base", "next", "error", "error_hidden"][..],
+            ),
         ] {
             let values: Vec<(&str, &str)> = names.iter().map(|n| (*n, "")).collect();
             let out = fill(t, &values);

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::error::ApiError;
-use crate::{Ctx, Shared, WebConfig};
+use crate::{session, Ctx, Shared, WebConfig};
 
 /// The header that carries the CSRF token.
 const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
@@ -30,6 +30,8 @@ enum Auth {
     Token,
     /// HTTP Basic, as this user.
     Basic(String),
+    /// A session opened with the token on the sign-in form (`session.rs`).
+    Session,
 }
 
 /// Who made the request that a route is serving: what the audit log says.
@@ -52,6 +54,11 @@ tokio::task_local! {
 pub(crate) async fn guard(State(ctx): Shared, req: Request, next: Next) -> Response {
     let mut res = match check(&ctx, &req) {
         Ok(who) => WHO.scope(who, next.run(req)).await,
+        Err(Refusal::Unauthorized) if session::offers_sign_in(&ctx, &req) => {
+            let mut res = session::sign_in_instead(&ctx, &req);
+            challenge(&ctx.config, res.headers_mut());
+            res
+        }
         Err(Refusal::Unauthorized) => unauthorized(&ctx.config),
         Err(Refusal::Csrf(reason)) => {
             ApiError::new(StatusCode::FORBIDDEN, "csrf", reason).into_response()
@@ -69,7 +76,7 @@ pub(crate) async fn guard(State(ctx): Shared, req: Request, next: Next) -> Respo
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -85,7 +92,17 @@ enum Refusal {
 
 /// Who is asking, or why the request is refused.
 fn check(ctx: &Ctx, req: &Request) -> Result<Who, Refusal> {
-    let auth = authenticate(&ctx.config, req.headers()).ok_or(Refusal::Unauthorized)?;
+    // Signing in and out are for browsers without the CSRF token: only cross-site requests
+    // are refused there. Signing in, and the pages' script and style sheet (the same for
+    // everyone), need no credentials.
+    let path = req.uri().path();
+    let signing = path == "/login" || path == "/logout";
+    let public = path == "/login" || path.starts_with("/assets/");
+    let auth = match authenticate(ctx, req.headers()) {
+        Some(auth) => auth,
+        None if public => Auth::None,
+        None => return Err(Refusal::Unauthorized),
+    };
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -94,8 +111,13 @@ fn check(ctx: &Ctx, req: &Request) -> Result<Who, Refusal> {
         Auth::None => "none".to_string(),
         Auth::Token => "token".to_string(),
         Auth::Basic(user) => format!("basic:{user}"),
+        Auth::Session => "session".to_string(),
     };
-    let csrf = csrf_failure(req.headers(), &ctx.csrf, auth == Auth::Token);
+    let csrf = if signing {
+        cross_site(req.headers())
+    } else {
+        csrf_failure(req.headers(), &ctx.csrf, auth == Auth::Token)
+    };
     if let Some(reason) = csrf.filter(|_| changes(req)) {
         tracing::info!(
             target: "rsmq_web::audit",
@@ -116,12 +138,17 @@ fn check(ctx: &Ctx, req: &Request) -> Result<Who, Refusal> {
 }
 
 /// How the request authenticates; `None` when credentials are required and it has none
-/// that match.
-fn authenticate(config: &WebConfig, headers: &HeaderMap) -> Option<Auth> {
+/// that match. `Authorization` decides when present; otherwise a session cookie.
+fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Option<Auth> {
+    let config = &ctx.config;
     if !config.requires_auth() {
         return Some(Auth::None);
     }
-    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        let id = session::cookie(headers)?;
+        return (config.token.is_some() && ctx.sessions.is_open(id)).then_some(Auth::Session);
+    };
+    let value = value.as_bytes();
     let (scheme, credentials) = match value.iter().position(|&b| b == b' ') {
         Some(i) => (&value[..i], value[i + 1..].trim_ascii()),
         None => return None,
@@ -158,7 +185,12 @@ fn unauthorized(config: &WebConfig) -> Response {
         format!("{wanted} is required"),
     )
     .into_response();
-    let h = res.headers_mut();
+    challenge(config, res.headers_mut());
+    res
+}
+
+/// The `WWW-Authenticate` challenges of the schemes configured.
+fn challenge(config: &WebConfig, h: &mut HeaderMap) {
     if config.token.is_some() {
         h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -168,7 +200,6 @@ fn unauthorized(config: &WebConfig) -> Response {
             HeaderValue::from_static(BASIC_CHALLENGE),
         );
     }
-    res
 }
 
 /// Whether the request changes something: every method but `GET`, `HEAD` and `OPTIONS`,
@@ -191,16 +222,8 @@ fn changes(req: &Request) -> bool {
 /// Why a change with these headers would fail the CSRF check, or `None` when it passes.
 /// `bearer` says the request authenticated with the bearer token.
 fn csrf_failure(headers: &HeaderMap, csrf: &str, bearer: bool) -> Option<&'static str> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        if !same_origin(origin.as_bytes(), host) {
-            return Some("cross-origin request: its Origin is not this server");
-        }
-    }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site == "cross-site" || site == "same-site" {
-            return Some("cross-site request (Sec-Fetch-Site)");
-        }
+    if let Some(reason) = cross_site(headers) {
+        return Some(reason);
     }
     let from_browser = [
         header::ORIGIN,
@@ -215,6 +238,23 @@ fn csrf_failure(headers: &HeaderMap, csrf: &str, bearer: bool) -> Option<&'stati
         let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes);
         if !sent.is_some_and(|t| constant_time_eq(t, csrf.as_bytes())) {
             return Some("a change from a browser must carry the page's X-CSRF-Token");
+        }
+    }
+    None
+}
+
+/// Why a request with these headers comes from another site, or `None` when nothing says
+/// it does.
+fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !same_origin(origin.as_bytes(), host) {
+            return Some("cross-origin request: its Origin is not this server");
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if site == "cross-site" || site == "same-site" {
+            return Some("cross-site request (Sec-Fetch-Site)");
         }
     }
     None
@@ -245,7 +285,7 @@ fn same_origin(origin: &[u8], host: Option<&str>) -> bool {
 }
 
 /// Compares in time that depends on the lengths only, never on where the bytes differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for i in 0..a.len().max(b.len()) {
         let x = a.get(i).copied().unwrap_or(0);
@@ -257,6 +297,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A new CSRF token: 32 random bytes from the operating system, in hex.
 pub(crate) fn new_csrf_token() -> String {
+    random_hex()
+}
+
+/// 32 random bytes from the operating system, in hex.
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -270,6 +315,20 @@ pub(crate) fn audit_done(route: &'static str, qname: &str, id: Option<&str>, cou
         .unwrap_or_else(|_| ("none".into(), None));
     let (auth, peer) = (auth.as_str(), peer.as_deref());
     tracing::info!(target: "rsmq_web::audit", route, queue = qname, id, count, auth, peer, "done");
+}
+
+/// Whether the request being served authenticated with a session cookie.
+pub(crate) fn by_session() -> bool {
+    WHO.try_with(|w| w.auth == "session").unwrap_or(false)
+}
+
+/// Logs a sign-in, a refused one (a wrong token) or a sign-out, with who and from where.
+pub(crate) fn audit_sign_in(event: &'static str) {
+    let (auth, peer) = WHO
+        .try_with(|w| (w.auth.clone(), w.peer.clone()))
+        .unwrap_or_else(|_| ("none".into(), None));
+    let (auth, peer) = (auth.as_str(), peer.as_deref());
+    tracing::info!(target: "rsmq_web::audit", route = "session", auth, peer, "{event}");
 }
 
 impl Ctx {

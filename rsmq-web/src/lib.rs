@@ -37,6 +37,7 @@ pub mod format;
 mod guard;
 mod metrics;
 mod openapi;
+mod session;
 mod stats;
 
 use std::sync::Arc;
@@ -153,6 +154,8 @@ struct Ctx {
     /// The token the dashboard's pages carry and send back in `X-CSRF-Token` with every
     /// change: random, made when the router is built.
     csrf: String,
+    /// The sessions opened on the sign-in form.
+    sessions: session::Sessions,
 }
 
 type Shared = axum::extract::State<Arc<Ctx>>;
@@ -210,7 +213,12 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 ///   or `Authorization: Basic <base64 of user:password>`; either passes when both are set.
 ///   Otherwise 401 (`unauthorized`) with `WWW-Authenticate` (`Basic realm="rsmq",
 ///   charset="UTF-8"` when Basic is set, so a browser asks for it). Secrets are compared in
-///   constant time and never logged.
+///   constant time and never logged. `/login` and `/assets/` are open to anyone.
+/// - **Sign-in.** With a token, a browser's request for a page (`GET /` or `/ui/...` with
+///   `Accept: text/html`) without credentials answers a sign-in form (401). The token typed
+///   there (`POST /login`) opens a session: a random id in an `HttpOnly`,
+///   `SameSite=Strict` cookie, kept in memory for 12 hours, until `POST /logout` or a
+///   restart. A session reads like the token; its changes need the CSRF token.
 /// - **CSRF.** A change (`POST`, `PUT`, `PATCH`, `DELETE`, and `GET`/`HEAD` on
 ///   `/messages/{q}`, which receives) is refused with 403 (`csrf`) when its `Origin` is
 ///   present and names another host than its `Host` (compared as `host:port`), or when its
@@ -223,11 +231,11 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 /// - **Read-only.** [`WebConfig::read_only`] refuses every change with 403 (`readOnly`).
 /// - **Headers.** Every answer carries `Content-Security-Policy: default-src 'self'`,
 ///   `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
-///   `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
+///   `Referrer-Policy: same-origin` and `Cache-Control: no-store`.
 /// - **Audit.** Every change, and every change refused by the CSRF check or read-only
 ///   mode, is logged with `tracing::info!` (target `rsmq_web::audit`): the route (or the
 ///   method and path, for a CSRF refusal), the queue, the message id, who (`auth`: `token`,
-///   `basic:<user>` or `none`) and from where (`peer`, when the server was started with
+///   `basic:<user>`, `session` or `none`) and from where (`peer`, when the server was started with
 ///   [`Router::into_make_service_with_connect_info`]`::<SocketAddr>`); never a body or a
 ///   secret.
 pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
@@ -238,11 +246,17 @@ pub fn router(rsmq: Rsmq, config: WebConfig) -> Router {
 /// tests, which must send the token back.
 #[doc(hidden)]
 pub fn router_with_csrf_token(rsmq: Rsmq, config: WebConfig, csrf: String) -> Router {
-    let ctx = Arc::new(Ctx { rsmq, config, csrf });
+    let ctx = Arc::new(Ctx {
+        rsmq,
+        config,
+        csrf,
+        sessions: session::Sessions::default(),
+    });
     Router::new()
         .merge(api::routes())
         .merge(dashboard::routes())
         .merge(events::routes())
+        .merge(session::routes())
         .route("/api/overview", axum::routing::get(stats::get_overview))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(error::not_found)

@@ -107,6 +107,13 @@ async fn dashboard_in_chromium() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+    // A server with a token only: the browser signs in on the form.
+    let browser = session(port, &chrome_bin, &[]).await;
+    let outcome = tokio::spawn(sign_in(browser.clone())).await;
+    let _ = browser.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
     // A system in dark mode: the pages are dark without the toggle.
     let browser = session(port, &chrome_bin, &["--force-dark-mode"]).await;
     let outcome = tokio::spawn(system_dark(browser.clone())).await;
@@ -154,6 +161,75 @@ async fn system_dark(b: Client) {
     click(&b, "#theme").await;
     let light = b.execute(look, vec![]).await.unwrap();
     assert_eq!(light, json!(["light", "rgb(246, 247, 249)", "Dark mode"]));
+}
+
+/// A token-only server: its pages ask for the token, a wrong one is refused, the right one
+/// opens a session that reads and changes (with the CSRF token), and signing out ends it.
+async fn sign_in(b: Client) {
+    let rsmq = client("browser-token").await;
+    rsmq.create_queue("tasks", None, None, None).await.unwrap();
+    let config = WebConfig::default().token("browser-s3cret");
+    let url = serve(rsmq.clone(), config).await;
+    let shots = screenshots_dir();
+
+    b.goto(&format!("{url}/ui/queues/tasks")).await.unwrap();
+    wait_css(&b, "#login-token").await;
+    assert_eq!(b.title().await.unwrap(), "Sign in · rsmq");
+    b.find(Locator::Id("login-token"))
+        .await
+        .unwrap()
+        .send_keys("not-it")
+        .await
+        .unwrap();
+    click(&b, "#login-button").await;
+    wait_js(
+        &b,
+        "var e = document.getElementById('login-error'); return e !== null && !e.hidden",
+    )
+    .await;
+    save(&b, &shots, "sign-in-wrong.png").await;
+    b.find(Locator::Id("login-token"))
+        .await
+        .unwrap()
+        .send_keys("browser-s3cret")
+        .await
+        .unwrap();
+    click(&b, "#login-button").await;
+    // Back on the page first asked for, signed in.
+    wait_css(&b, "#send-body").await;
+    assert_eq!(b.title().await.unwrap(), "tasks · rsmq");
+    let cookie_seen_by_script = b
+        .execute(
+            "return document.cookie.indexOf('rsmq_session') >= 0",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cookie_seen_by_script,
+        json!(false),
+        "the cookie is HttpOnly"
+    );
+    b.find(Locator::Id("send-body"))
+        .await
+        .unwrap()
+        .send_keys("signed in")
+        .await
+        .unwrap();
+    click(&b, "#send-button").await;
+    wait_js(
+        &b,
+        "return Array.from(document.querySelectorAll('#messages td.body')).some(function (td) { return td.textContent === 'signed in'; })",
+    )
+    .await;
+    let peeked = rsmq.peek_messages::<String>("tasks", 10).await.unwrap();
+    assert!(peeked.iter().any(|m| m.message == "signed in"));
+    save(&b, &shots, "signed-in.png").await;
+
+    click(&b, "#sign-out").await;
+    wait_css(&b, "#login-token").await;
+    b.goto(&format!("{url}/")).await.unwrap();
+    wait_css(&b, "#login-token").await;
 }
 
 async fn checks(b: Client) {

@@ -141,11 +141,14 @@ async fn nested_pages_link_under_their_prefix() {
     let (status, _, html) = get(&app, "/rsmq").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(meta(&html, "rsmq-base"), "/rsmq");
+    // The brand links to the list where the nested router serves it.
+    assert!(html.contains(r#"<a class="brand" href="/rsmq">"#));
     assert!(html.contains(r#"<script src="/rsmq/assets/app.js"></script>"#));
     assert!(html.contains(r#"href="/rsmq/ui/queues/jobs""#));
     let (status, _, html) = get(&app, "/rsmq/ui/queues/jobs").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(meta(&html, "rsmq-base"), "/rsmq");
+    assert!(html.contains(r#"<a href="/rsmq">Queues</a>"#));
     let (status, ctype, _) = get(&app, "/rsmq/assets/app.css").await;
     assert_eq!(
         (status, ctype.as_str()),
