@@ -1,12 +1,14 @@
-//! Live updates: `GET /api/events`, a stream of server-sent events. Every second it reads
-//! the overview and sends it as an `overview` event (the JSON of `GET /api/overview`); when
-//! Redis fails it sends a `failure` event (`{"error": {...}}`) instead and carries on. The
-//! stream ends when the client goes: axum drops it with the connection, and the next tick
-//! never comes.
+//! Live updates: `GET /api/events`, a stream of server-sent events. Every second it sends
+//! the overview as an `overview` event (the JSON of `GET /api/overview`); when Redis fails
+//! it sends a `failure` event (`{"error": {...}}`) instead and carries on. The stream ends
+//! when the client goes: axum drops it with the connection, and the next tick never comes.
+//!
+//! The streams share their readings ([`Latest`]): however many pages are open, Redis is read
+//! about once a second, and not at all when none is.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -21,6 +23,41 @@ use crate::{Ctx, Shared};
 
 /// How often the overview is sent.
 const PERIOD: Duration = Duration::from_secs(1);
+
+/// The oldest reading a stream sends again instead of reading Redis itself: a little less
+/// than [`PERIOD`], so that each stream's data is never more than one period old.
+const REUSE: Duration = Duration::from_millis(900);
+
+/// The last overview event's data, shared by every stream of a router.
+#[derive(Default)]
+pub(crate) struct Latest(tokio::sync::Mutex<Option<(Instant, Reading)>>);
+
+/// One reading, as a stream sends it: the event's name and data.
+type Reading = (&'static str, Arc<str>);
+
+impl Latest {
+    /// A reading no older than [`REUSE`]; the first caller after that reads Redis while
+    /// the others wait for its result.
+    async fn get(&self, ctx: &Ctx) -> Reading {
+        let mut last = self.0.lock().await;
+        if let Some((at, reading)) = &*last {
+            if at.elapsed() < REUSE {
+                return reading.clone();
+            }
+        }
+        let reading: Reading = match overview(&ctx.rsmq).await {
+            Ok(o) => ("overview", o.to_json().to_string().into()),
+            Err(e) => (
+                "failure",
+                json!({"error": {"name": "redisError", "message": e.to_string()}})
+                    .to_string()
+                    .into(),
+            ),
+        };
+        *last = Some((Instant::now(), reading.clone()));
+        reading
+    }
+}
 
 /// The event stream's route, without state or middleware.
 pub(crate) fn routes() -> Router<Arc<Ctx>> {
@@ -43,14 +80,8 @@ pub(crate) async fn events(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let updates = stream::unfold((ctx, ticks), |(ctx, mut ticks)| async move {
         ticks.tick().await;
-        let event = match overview(&ctx.rsmq).await {
-            Ok(o) => Event::default()
-                .event("overview")
-                .data(o.to_json().to_string()),
-            Err(e) => Event::default().event("failure").data(
-                json!({"error": {"name": "redisError", "message": e.to_string()}}).to_string(),
-            ),
-        };
+        let (name, data) = ctx.latest.get(&ctx).await;
+        let event = Event::default().event(name).data(&*data);
         Some((Ok(event), (ctx, ticks)))
     });
     Sse::new(updates).keep_alive(KeepAlive::default())

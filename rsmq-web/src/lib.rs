@@ -156,6 +156,8 @@ struct Ctx {
     csrf: String,
     /// The sessions opened on the sign-in form.
     sessions: session::Sessions,
+    /// The live updates' last reading, shared by every stream.
+    latest: events::Latest,
 }
 
 type Shared = axum::extract::State<Arc<Ctx>>;
@@ -251,6 +253,7 @@ pub fn router_with_csrf_token(rsmq: Rsmq, config: WebConfig, csrf: String) -> Ro
         config,
         csrf,
         sessions: session::Sessions::default(),
+        latest: events::Latest::default(),
     });
     Router::new()
         .merge(api::routes())

@@ -188,3 +188,43 @@ async fn events_stream_the_overview_every_second() {
     assert_eq!(second["queues"][0]["msgs"], 1);
     assert!(second["time"].as_u64() > first["time"].as_u64());
 }
+
+/// The first `overview` event's JSON of a new `/api/events` stream.
+async fn first_overview(app: &Router) -> serde_json::Value {
+    let req = support::request("GET", "/api/events", None, &[]);
+    let mut body = app.clone().oneshot(req).await.unwrap().into_body();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(3), body.frame())
+            .await
+            .expect("an event within 3 s")
+            .expect("the stream goes on")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            let text = String::from_utf8(data.to_vec()).unwrap();
+            if let Some(json) = text
+                .strip_prefix("event: overview\n")
+                .and_then(|t| t.lines().find_map(|l| l.strip_prefix("data: ")))
+            {
+                return serde_json::from_str(json).unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn streams_opened_together_share_one_reading() {
+    let rsmq = client("dash-share").await;
+    for q in ["a", "b", "c"] {
+        rsmq.create_queue(q, None, None, None).await.unwrap();
+    }
+    let app = router(rsmq.clone(), WebConfig::default());
+    let one = first_overview(&app).await;
+    let (two, three) = tokio::join!(first_overview(&app), first_overview(&app));
+    // Read once (the time of the reading is the same), sent three times.
+    assert_eq!(one["queues"].as_array().unwrap().len(), 3);
+    assert_eq!((&two, &three), (&one, &one));
+    // A router of its own reads for itself.
+    let other = router(rsmq.clone(), WebConfig::default());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_ne!(first_overview(&other).await["time"], one["time"]);
+}
