@@ -166,33 +166,17 @@ async fn events_stream_the_overview_every_second() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = res.into_body();
-    let mut next_event = async || loop {
-        let frame = tokio::time::timeout(Duration::from_secs(3), body.frame())
-            .await
-            .expect("an event within 3 s")
-            .expect("the stream goes on")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            let text = String::from_utf8(data.to_vec()).unwrap();
-            if text.starts_with("event: overview") {
-                let json = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-                return serde_json::from_str::<serde_json::Value>(json).unwrap();
-            }
-        }
-    };
-    let first = next_event().await;
+    let first = next_overview(&mut body).await;
     assert_eq!(first["queues"][0]["name"], "jobs");
     assert_eq!(first["queues"][0]["msgs"], 0);
     rsmq.send_message("jobs", "x", None).await.unwrap();
-    let second = next_event().await;
+    let second = next_overview(&mut body).await;
     assert_eq!(second["queues"][0]["msgs"], 1);
     assert!(second["time"].as_u64() > first["time"].as_u64());
 }
 
-/// The first `overview` event's JSON of a new `/api/events` stream.
-async fn first_overview(app: &Router) -> serde_json::Value {
-    let req = support::request("GET", "/api/events", None, &[]);
-    let mut body = app.clone().oneshot(req).await.unwrap().into_body();
+/// The JSON of the next `overview` event of an `/api/events` stream.
+async fn next_overview(body: &mut axum::body::Body) -> serde_json::Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(3), body.frame())
             .await
@@ -209,6 +193,13 @@ async fn first_overview(app: &Router) -> serde_json::Value {
             }
         }
     }
+}
+
+/// The first `overview` event's JSON of a new `/api/events` stream.
+async fn first_overview(app: &Router) -> serde_json::Value {
+    let req = support::request("GET", "/api/events", None, &[]);
+    let mut body = app.clone().oneshot(req).await.unwrap().into_body();
+    next_overview(&mut body).await
 }
 
 #[tokio::test]
