@@ -30,6 +30,7 @@
     themeButton();
     var page = document.body.dataset.page;
     if (page === 'queue') queuePage();
+    if (page === 'list' && $('queue-filter')) $('queue-filter').addEventListener('input', filterQueues);
     if (page === 'list' || page === 'queue') live(page);
     else $('live').hidden = true;
   }
@@ -230,6 +231,7 @@
     });
     Object.keys(old).forEach(function (name) { body.removeChild(old[name]); });
     $('no-queues').hidden = o.queues.length > 0;
+    filterQueues();
     var m = o.redis;
     $('memory').textContent = bytes(m.used_memory) + (m.maxmemory ? ' used of ' + bytes(m.maxmemory) : ' used, no limit') +
       ' (policy ' + m.policy + ')';
@@ -238,6 +240,18 @@
     var w = $('workers');
     w.textContent = o.workers === 0 ? 'no live workers' : o.workers === 1 ? '1 live worker' : o.workers + ' live workers';
     w.className = o.workers === 0 ? 'warn' : '';
+  }
+
+  // Shows only the queues whose name holds the filter's text (any case).
+  function filterQueues() {
+    var f = $('queue-filter').value.trim().toLowerCase();
+    var body = $('queues').tBodies[0], shown = 0;
+    Array.prototype.forEach.call(body.rows, function (tr) {
+      var match = !f || tr.dataset.queue.toLowerCase().indexOf(f) >= 0;
+      tr.hidden = !match;
+      if (match) shown++;
+    });
+    $('no-match').hidden = !(f && body.rows.length > 0 && shown === 0);
   }
 
   function showQueue(o) {

@@ -271,6 +271,45 @@ async fn checks(b: Client) {
         .is_some());
     save(&b, &shots, "list-light.png").await;
 
+    // The filter shows the queues whose name holds its text, and keeps doing so live.
+    b.find(Locator::Id("queue-filter"))
+        .await
+        .unwrap()
+        .send_keys("DLQ")
+        .await
+        .unwrap();
+    let rows = "Array.from(document.querySelectorAll('#queues tbody tr'))\
+                .filter(function (r) { return !r.hidden; })\
+                .map(function (r) { return r.dataset.queue; }).join(',')";
+    wait_js(&b, &format!("return {rows} === 'jobs-dlq'")).await;
+    rsmq.create_queue("more-dlq", None, None, None)
+        .await
+        .unwrap();
+    rsmq.create_queue("other", None, None, None).await.unwrap();
+    wait_js(&b, &format!("return {rows} === 'jobs-dlq,more-dlq'")).await;
+    save(&b, &shots, "list-filter.png").await;
+    b.find(Locator::Id("queue-filter"))
+        .await
+        .unwrap()
+        .send_keys("-none")
+        .await
+        .unwrap();
+    wait_js(&b, "return !document.getElementById('no-match').hidden").await;
+    b.find(Locator::Id("queue-filter"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    // clear() sends no input event: the next live update applies it.
+    wait_js(
+        &b,
+        &format!("return {rows} === 'jobs,jobs-dlq,more-dlq,other'"),
+    )
+    .await;
+    rsmq.delete_queue("more-dlq").await.unwrap();
+    rsmq.delete_queue("other").await.unwrap();
+
     // A policy that can evict queue data raises the banner, live.
     let server = common::server();
     let raw = rsmq_async::redis::Client::open(server.url()).unwrap();
