@@ -374,7 +374,9 @@ pub trait RsmqConnection: crate::__private::Sealed {
 
     /// Returns up to `max` receivable messages (at most [`MAX_BATCH`](crate::MAX_BATCH)), in
     /// receive order, without receiving them: nothing changes in Redis. `rc` and `fr` are as
-    /// stored (0 for a message never received). Errors with `QueueNotFound`.
+    /// stored (0 for a message never received). Members without a body (left by a writer
+    /// that crashed) are skipped, reading on past them up to 10 000 members. Errors with
+    /// `QueueNotFound`.
     ///
     /// ```no_run
     /// # use rsmq_async::{Rsmq, RsmqConnection};

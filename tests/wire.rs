@@ -240,6 +240,36 @@ async fn any_number_of_body_less_members_never_hides_a_message() {
     assert_eq!(left, 2, "the orphans were dropped");
 }
 
+/// Peeking reads on past body-less members: it returns as many messages as asked while
+/// there are that many, and changes nothing.
+#[tokio::test]
+async fn peek_reads_past_body_less_members() {
+    let (rsmq, ns) = common::rsmq("peekorphans").await;
+    rsmq.create_queue("q", None, None, None).await.unwrap();
+    let mut con = common::raw().await;
+    let mut zadd = redis::cmd("ZADD");
+    zadd.arg(format!("{ns}:q"));
+    for i in 0..300 {
+        zadd.arg(0).arg(format!("{i:0>10}{}", "o".repeat(22)));
+    }
+    let _: () = zadd.query_async(&mut con).await.unwrap();
+    let ids = rsmq
+        .send_message_batch("q", vec!["a", "b", "c"], None)
+        .await
+        .unwrap();
+    let before = common::snapshot(&ns).await;
+    for (max, want) in [(1, &ids[..1]), (3, &ids[..]), (10, &ids[..])] {
+        let got = rsmq.peek_messages::<String>("q", max).await.unwrap();
+        let got: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(got, want, "peek {max}");
+    }
+    assert_eq!(
+        common::snapshot(&ns).await,
+        before,
+        "peeking changes nothing"
+    );
+}
+
 #[tokio::test]
 async fn foreign_attribute_data_gives_clear_errors() {
     let (rsmq, ns) = common::rsmq("foreign").await;
