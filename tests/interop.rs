@@ -15,8 +15,8 @@
 //!
 //! Each test has its own namespace, so the tests run in parallel on the harness' Redis.
 //! Per-call durations on the Rust side are in milliseconds; the JavaScript client only has
-//! whole seconds.
-#![cfg(not(feature = "break-js-comp"))]
+//! whole seconds. Every Rust client here writes millisecond scores, as the peers do, also in
+//! a build with `break-js-comp` (whose default unit is microseconds).
 
 mod common;
 
@@ -28,10 +28,31 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rsmq_async::{Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes};
+use rsmq_async::{
+    Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes, ScoreUnit,
+};
 use serde_json::{json, Value};
 
 const MS: Duration = Duration::from_millis(1);
+
+/// The options of a Rust client of these tests: the harness' server and a namespace of its
+/// own, and millisecond scores, as the peers write them.
+fn options(test: &str) -> RsmqOptions {
+    RsmqOptions {
+        score_unit: ScoreUnit::Millis,
+        ..common::options(test)
+    }
+}
+
+/// A client with [`options`], and its namespace.
+async fn rsmq(test: &str) -> (Rsmq, String) {
+    let opts = options(test);
+    let ns = opts.ns.clone();
+    (
+        Rsmq::new(opts).await.expect("connect to the test redis"),
+        ns,
+    )
+}
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -617,7 +638,7 @@ async fn pair(kind: Kind, test: &str) -> Option<Pair> {
     if !available(kind) {
         return None;
     }
-    let (rsmq, ns) = common::rsmq(&format!("{}-{test}", kind.name())).await;
+    let (rsmq, ns) = rsmq(&format!("{}-{test}", kind.name())).await;
     let peer = Peer::start(kind, &ns, false);
     Some(Pair { rsmq, peer, ns })
 }
@@ -2166,7 +2187,7 @@ async fn rust_wait_returns_when_the_peer_sends(kind: Kind) {
         return;
     }
     // Rsmq::new, so that the client can open its subscriber connection.
-    let (rsmq, ns) = common::rsmq(&format!("{}-wait", kind.name())).await;
+    let (rsmq, ns) = rsmq(&format!("{}-wait", kind.name())).await;
     let mut peer = Some(Peer::start(kind, &ns, true));
     peer.as_mut().unwrap().create_queue("q", None, None, None);
     // The first wait starts the subscriber; the sends below come once it listens.
@@ -2240,7 +2261,7 @@ async fn js_subscriber_gets_the_same_realtime_payloads_from_rust_and_js() {
     }
     let opts = RsmqOptions {
         realtime: true,
-        ..common::options("js-realtime")
+        ..options("js-realtime")
     };
     let ns = opts.ns.clone();
     let quiet = Rsmq::new(RsmqOptions {
@@ -2358,7 +2379,7 @@ async fn js_and_python_producers_feed_a_rust_worker() {
     }
     let opts = RsmqOptions {
         realtime: true,
-        ..common::options("producers")
+        ..options("producers")
     };
     let ns = opts.ns.clone();
     let rsmq = Rsmq::new(opts).await.unwrap();
