@@ -88,6 +88,9 @@
       return res.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { /* not JSON */ }
+        // Credentials gone (a session signed out or expired, a server restarted): the page
+        // reloads, which asks for them again.
+        if (res.status === 401) location.reload();
         if (!res.ok) {
           var err = new Error(data && data.error ? data.error.message : res.status + ' ' + res.statusText);
           err.status = res.status;
@@ -167,6 +170,8 @@
     });
     es.addEventListener('error', function () {
       dot.className = 'live off'; dot.title = 'live updates: reconnecting';
+      // Closed for good (the server refused it): if for lack of credentials, api() reloads.
+      if (es.readyState === EventSource.CLOSED) api('GET', '/api/overview').catch(function () {});
     });
     es.addEventListener('failure', function (ev) {
       dot.className = 'live off';

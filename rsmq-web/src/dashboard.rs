@@ -86,7 +86,7 @@ pub(crate) struct Page<'a> {
 /// The page in the layout. The sign-in page carries no CSRF token (its visitor has not
 /// shown any credentials yet); a page seen through a session offers to sign out.
 pub(crate) fn render(ctx: &Ctx, page: Page<'_>) -> String {
-    let signed_in = page.kind != "login" && crate::guard::by_session();
+    let signed_in = page.kind != "login" && crate::guard::session().is_some();
     let sign_out = if signed_in {
         format!(
             r#"<form method="post" action="{}/logout" class="inline"><button type="submit" id="sign-out" class="ghost">Sign out</button></form>"#,

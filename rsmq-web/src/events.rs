@@ -1,7 +1,8 @@
 //! Live updates: `GET /api/events`, a stream of server-sent events. Every second it sends
 //! the overview as an `overview` event (the JSON of `GET /api/overview`); when Redis fails
 //! it sends a `failure` event (`{"error": {...}}`) instead and carries on. The stream ends
-//! when the client goes: axum drops it with the connection, and the next tick never comes.
+//! when the client goes: axum drops it with the connection, and the next tick never comes;
+//! and when the session it was opened with ends (signed out, expired).
 //!
 //! The streams share their readings ([`Latest`]): however many pages are open, Redis is read
 //! about once a second, and not at all when none is.
@@ -23,6 +24,9 @@ use crate::{Ctx, Shared};
 
 /// How often the overview is sent.
 const PERIOD: Duration = Duration::from_secs(1);
+
+/// How long a browser waits before it reconnects a lost stream.
+const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The oldest reading a stream sends again instead of reading Redis itself: a little less
 /// than [`PERIOD`], so that each stream's data is never more than one period old.
@@ -78,11 +82,20 @@ pub(crate) async fn events(
     let mut ticks = interval(PERIOD);
     // A slow Redis delays the next event rather than sending a burst after it.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let updates = stream::unfold((ctx, ticks), |(ctx, mut ticks)| async move {
-        ticks.tick().await;
-        let (name, data) = ctx.latest.get(&ctx).await;
-        let event = Event::default().event(name).data(&*data);
-        Some((Ok(event), (ctx, ticks)))
+    let session = crate::guard::session();
+    let updates = stream::unfold((ctx, ticks), move |(ctx, mut ticks)| {
+        let session = session.clone();
+        async move {
+            ticks.tick().await;
+            if session.is_some_and(|id| !ctx.sessions.is_open(&id)) {
+                return None;
+            }
+            let (name, data) = ctx.latest.get(&ctx).await;
+            // A browser that loses the stream reconnects after a second (its default is
+            // about three).
+            let event = Event::default().event(name).data(&*data).retry(RECONNECT);
+            Some((Ok(event), (ctx, ticks)))
+        }
     });
     Sse::new(updates).keep_alive(KeepAlive::default())
 }

@@ -30,15 +30,17 @@ enum Auth {
     Token,
     /// HTTP Basic, as this user.
     Basic(String),
-    /// A session opened with the token on the sign-in form (`session.rs`).
-    Session,
+    /// A session opened with the token on the sign-in form (`session.rs`): its id.
+    Session(String),
 }
 
 /// Who made the request that a route is serving: what the audit log says.
 #[derive(Clone)]
 struct Who {
-    /// `token`, `basic:<user>` or `none`.
+    /// `token`, `basic:<user>`, `session` or `none`.
     auth: String,
+    /// The id of the session the request came with, when it authenticated with one.
+    session: Option<String>,
     /// The peer's address, when the server records it (`ConnectInfo<SocketAddr>`).
     peer: Option<String>,
     /// Why the request fails the CSRF check, if it does (only a change is refused for it).
@@ -111,7 +113,7 @@ fn check(ctx: &Ctx, req: &Request) -> Result<Who, Refusal> {
         Auth::None => "none".to_string(),
         Auth::Token => "token".to_string(),
         Auth::Basic(user) => format!("basic:{user}"),
-        Auth::Session => "session".to_string(),
+        Auth::Session(_) => "session".to_string(),
     };
     let csrf = if signing {
         cross_site(req.headers())
@@ -130,8 +132,13 @@ fn check(ctx: &Ctx, req: &Request) -> Result<Who, Refusal> {
         );
         return Err(Refusal::Csrf(reason));
     }
+    let session = match auth {
+        Auth::Session(id) => Some(id),
+        _ => None,
+    };
     Ok(Who {
         auth: auth_name,
+        session,
         peer,
         csrf,
     })
@@ -146,7 +153,8 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Option<Auth> {
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         let id = session::cookie(headers)?;
-        return (config.token.is_some() && ctx.sessions.is_open(id)).then_some(Auth::Session);
+        return (config.token.is_some() && ctx.sessions.is_open(id))
+            .then(|| Auth::Session(id.to_string()));
     };
     let value = value.as_bytes();
     let (scheme, credentials) = match value.iter().position(|&b| b == b' ') {
@@ -317,9 +325,9 @@ pub(crate) fn audit_done(route: &'static str, qname: &str, id: Option<&str>, cou
     tracing::info!(target: "rsmq_web::audit", route, queue = qname, id, count, auth, peer, "done");
 }
 
-/// Whether the request being served authenticated with a session cookie.
-pub(crate) fn by_session() -> bool {
-    WHO.try_with(|w| w.auth == "session").unwrap_or(false)
+/// The session the request being served authenticated with, if it did with one.
+pub(crate) fn session() -> Option<String> {
+    WHO.try_with(|w| w.session.clone()).unwrap_or(None)
 }
 
 /// Logs a sign-in, a refused one (a wrong token) or a sign-out, with who and from where.
@@ -342,6 +350,7 @@ impl Ctx {
     ) -> Result<(), ApiError> {
         let who = WHO.try_with(Who::clone).unwrap_or(Who {
             auth: "none".into(),
+            session: None,
             peer: None,
             csrf: None,
         });

@@ -64,7 +64,7 @@ impl Sessions {
         map.get(id).is_some_and(|expiry| *expiry > Instant::now())
     }
 
-    fn close(&self, id: &str) {
+    pub(crate) fn close(&self, id: &str) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(id);
     }

@@ -226,6 +226,27 @@ async fn sign_in(b: Client) {
     assert!(peeked.iter().any(|m| m.message == "signed in"));
     save(&b, &shots, "signed-in.png").await;
 
+    // The session ends elsewhere (another tab signs out): the open page notices through its
+    // live updates and asks for the token again.
+    b.execute(
+        "fetch(document.querySelector('meta[name=\"rsmq-base\"]').content + '/logout', {method: 'POST'})",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // The stream ends at its next second; the browser reconnects after a second, is refused,
+    // and the page reloads.
+    wait_css_for(&b, "#login-token", Duration::from_secs(15)).await;
+    assert_eq!(b.title().await.unwrap(), "Sign in · rsmq");
+    // Signing in again, then out with the button.
+    b.find(Locator::Id("login-token"))
+        .await
+        .unwrap()
+        .send_keys("browser-s3cret")
+        .await
+        .unwrap();
+    click(&b, "#login-button").await;
+    wait_css(&b, "#sign-out").await;
     click(&b, "#sign-out").await;
     wait_css(&b, "#login-token").await;
     b.goto(&format!("{url}/")).await.unwrap();
@@ -590,8 +611,12 @@ async fn save(b: &Client, dir: &Path, name: &str) {
 }
 
 async fn wait_css(b: &Client, css: &str) -> fantoccini::elements::Element {
+    wait_css_for(b, css, Duration::from_secs(5)).await
+}
+
+async fn wait_css_for(b: &Client, css: &str, limit: Duration) -> fantoccini::elements::Element {
     b.wait()
-        .at_most(Duration::from_secs(5))
+        .at_most(limit)
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no {css}: {e}"))

@@ -9,7 +9,9 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use rsmq_async::{Rsmq, RsmqConnection};
 use rsmq_web::{router_with_csrf_token, WebConfig};
+use std::time::Duration;
 use support::Reply;
+use tower::ServiceExt;
 
 const CSRF: &str = "the-csrf-token";
 const TOKEN: &str = "s3cret-token";
@@ -153,6 +155,33 @@ async fn the_token_opens_a_session_that_reads_and_changes_with_the_csrf_token() 
     assert!(set_cookie(&r).1.contains("Max-Age=0"));
     let r = support::oneshot(&app, browser("GET", "/api/overview", Some(&cookie), None)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_live_updates_of_the_session() {
+    use http_body_util::BodyExt;
+    let (app, _) = app("stream", WebConfig::default().token(TOKEN)).await;
+    let cookie = sign_in(&app, "").await;
+    let res = app
+        .clone()
+        .oneshot(browser("GET", "/api/events", Some(&cookie), None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(3), body.frame()).await;
+    assert!(matches!(first, Ok(Some(Ok(_)))), "an event first");
+    let r = support::oneshot(&app, browser("POST", "/logout", Some(&cookie), Some(""))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The stream ends at its next tick (keep-alive comments may come first).
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap_or_default();
+            assert!(!data.starts_with(b"event:"), "an event after signing out");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream goes on after signing out");
 }
 
 #[tokio::test]
