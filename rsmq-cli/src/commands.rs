@@ -6,14 +6,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use rsmq_async::{
-    Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions, RsmqQueueAttributes, MAX_BATCH,
+    BrowsedMessage, LiveWorker, Rsmq, RsmqConnection, RsmqError, RsmqMessage, RsmqOptions,
+    RsmqQueueAttributes, MAX_BATCH,
 };
 use serde_json::{json, Value};
 
 use rsmq_web::format::message_json;
 
-use crate::util::{human_duration, json_secs, one_line, out, out_json, utc, Failure, Res};
-use crate::{Command, Global};
+use crate::util::{human_duration, json_secs, one_line, out, out_json, utc, utc_ms, Failure, Res};
+use crate::{Command, Global, BROWSE_LIMIT};
 
 /// How a command ends when it does not succeed.
 pub enum Exit {
@@ -129,6 +130,75 @@ impl Ctx {
 
 fn message_line(m: &RsmqMessage<Vec<u8>>) -> String {
     format!("{}\t{}", m.id, String::from_utf8_lossy(&m.message))
+}
+
+/// A browsed message as JSON: the fields of [`message_json`], `visible_at` and `hidden`.
+fn browsed_json(m: &BrowsedMessage<Vec<u8>>) -> Value {
+    let mut v = message_json(&RsmqMessage {
+        id: m.id.clone(),
+        message: m.message.clone(),
+        rc: m.rc,
+        fr: m.fr,
+        sent: m.sent,
+    });
+    if let Value::Object(o) = &mut v {
+        o.insert("visible_at".into(), json!(m.visible_at));
+        o.insert("hidden".into(), json!(m.hidden));
+    }
+    v
+}
+
+fn state(m: &BrowsedMessage<Vec<u8>>) -> &'static str {
+    if m.hidden {
+        "hidden"
+    } else {
+        "visible"
+    }
+}
+
+/// `ID<TAB>STATE<TAB>VISIBLE AT<TAB>rc N<TAB>BODY`.
+fn browsed_line(m: &BrowsedMessage<Vec<u8>>) -> String {
+    format!(
+        "{}\t{}\t{}\trc {}\t{}",
+        m.id,
+        state(m),
+        utc_ms(m.visible_at),
+        m.rc,
+        String::from_utf8_lossy(&m.message)
+    )
+}
+
+fn worker_json(w: &LiveWorker) -> Value {
+    json!({
+        "id": w.id,
+        "host": w.host,
+        "pid": w.pid,
+        "queues": w.queues,
+        "concurrency": w.concurrency,
+        "in_flight": w.in_flight,
+        "handled": w.handled,
+        "failed": w.failed,
+        "started": w.started,
+        "seen": w.seen,
+        "expires": w.expires,
+        "version": w.version,
+    })
+}
+
+/// `ID<TAB>HOST<TAB>pid PID<TAB>queues Q,...<TAB>in flight N/C<TAB>handled N<TAB>failed N<TAB>started TIME`.
+fn worker_line(w: &LiveWorker) -> String {
+    format!(
+        "{}\t{}\tpid {}\tqueues {}\tin flight {}/{}\thandled {}\tfailed {}\tstarted {}",
+        w.id,
+        w.host,
+        w.pid,
+        w.queues.join(","),
+        w.in_flight,
+        w.concurrency,
+        w.handled,
+        w.failed,
+        utc(w.started / 1000)
+    )
 }
 
 fn attributes_json(a: &RsmqQueueAttributes) -> Value {
@@ -256,6 +326,13 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
                 .map_err(ctx.on(&queue))?;
             ctx.messages(&queue, &msgs)?
         }
+        Command::Browse {
+            queue,
+            limit,
+            cursor,
+            all,
+        } => browse(&ctx, &queue, limit, cursor, all).await?,
+        Command::Show { queue, id } => show(&ctx, &queue, &id).await?,
         Command::Redrive {
             dlq,
             dst,
@@ -264,6 +341,7 @@ pub async fn run(g: Global, command: Command) -> Result<(), Exit> {
         } => redrive(&ctx, &dlq, &dst, max, dry_run).await?,
         Command::Purge { queue, yes } => purge(&ctx, &queue, yes).await?,
         Command::Stats { watch, interval } => stats(&ctx, watch, interval).await?,
+        Command::Workers => workers(&ctx).await?,
         Command::Tail { queue, interval } => tail(&ctx, &queue, interval).await?,
         Command::Serve {
             bind,
@@ -667,6 +745,95 @@ async fn redrive(ctx: &Ctx, dlq: &str, dst: &str, max: Option<u64>, dry_run: boo
         ctx.say(&format!("moved {moved} messages from `{dlq}` to `{dst}`"));
         Ok(())
     }
+}
+
+/// `browse`: a page of `limit` messages from `cursor`, or with `all` every page from there.
+async fn browse(ctx: &Ctx, q: &str, limit: u32, cursor: u64, all: bool) -> Res {
+    let per_call = if all { MAX_BATCH as u32 } else { limit };
+    let mut at = cursor;
+    let mut json_all = Vec::new();
+    let mut count = 0usize;
+    let next = loop {
+        let page = ctx
+            .rsmq
+            .browse_messages::<Vec<u8>>(q, at, per_call)
+            .await
+            .map_err(ctx.on(q))?;
+        count += page.messages.len();
+        if ctx.json {
+            json_all.extend(page.messages.iter().map(browsed_json));
+        } else {
+            for m in &page.messages {
+                out(&browsed_line(m))?;
+            }
+        }
+        match page.next {
+            // A cursor that does not move on would loop: stop there.
+            Some(n) if all && n > at => at = n,
+            next => break next,
+        }
+    };
+    if ctx.json {
+        out_json(&Value::Array(json_all))?;
+    } else if count == 0 && cursor == 0 {
+        ctx.say(&format!("no message in queue `{q}`"));
+    } else if count == 0 {
+        ctx.say(&format!("no message in queue `{q}` from cursor {cursor}"));
+    }
+    if let Some(n) = next.filter(|_| !all) {
+        let limit = if limit == BROWSE_LIMIT {
+            String::new()
+        } else {
+            format!(" --limit {limit}")
+        };
+        ctx.say(&format!("more: rsmq browse {q} --cursor {n}{limit}"));
+    }
+    Ok(())
+}
+
+/// `show`: one message by id.
+async fn show(ctx: &Ctx, q: &str, id: &str) -> Res {
+    let m = ctx
+        .rsmq
+        .get_message::<Vec<u8>>(q, id)
+        .await
+        .map_err(ctx.on_id(q, id))?
+        .ok_or_else(|| Failure(format!("message {id} not in queue `{q}`")))?;
+    if ctx.json {
+        return out_json(&browsed_json(&m));
+    }
+    let first = if m.fr == 0 {
+        "never".to_string()
+    } else {
+        utc_ms(m.fr)
+    };
+    for (k, v) in [
+        ("id", m.id.clone()),
+        ("state", state(&m).to_string()),
+        ("visible at", utc_ms(m.visible_at)),
+        ("sent", utc_ms(m.sent)),
+        ("received count", m.rc.to_string()),
+        ("first received", first),
+        ("body", String::from_utf8_lossy(&m.message).into_owned()),
+    ] {
+        out(&format!("{:<16}{v}", format!("{k}:")))?;
+    }
+    Ok(())
+}
+
+/// `workers`: the live workers of the namespace.
+async fn workers(ctx: &Ctx) -> Res {
+    let workers = ctx.rsmq.live_workers().await.map_err(|e| ctx.fail(e))?;
+    if ctx.json {
+        return out_json(&Value::Array(workers.iter().map(worker_json).collect()));
+    }
+    if workers.is_empty() {
+        ctx.say(&format!("no live workers in namespace `{}`", ctx.ns()));
+    }
+    for w in &workers {
+        out(&worker_line(w))?;
+    }
+    Ok(())
 }
 
 /// The attributes of every queue, by name (queues deleted meanwhile left out).

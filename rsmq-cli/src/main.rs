@@ -148,6 +148,9 @@ fn batch_count(text: &str) -> Result<u32, String> {
     Ok(n)
 }
 
+/// The default page size of `browse`.
+const BROWSE_LIMIT: u32 = 50;
+
 /// A positive message count.
 fn count(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
@@ -311,6 +314,35 @@ enum Command {
         n: u32,
     },
 
+    /// List every message of a queue, hidden and delayed ones included, changing nothing
+    #[command(
+        after_help = "Lists the messages in the order they become receivable: one page of --limit (default\n50), or every page with --all. Prints each message as\n`ID<TAB>STATE<TAB>VISIBLE AT<TAB>rc N<TAB>BODY`, STATE being visible or hidden (delayed, or\nreceived and not yet due again); a body that is not UTF-8 is shown with U+FFFD in place of\nits bad bytes. --json prints an array of objects with id, message, rc, fr, sent,\nvisible_at, hidden (times in Unix milliseconds). When more messages follow, standard error\nsays how to get the next page. Messages sent, received or deleted between two pages move\nthe others, so one can then be seen twice or not at all.\n\nExamples:\n  rsmq browse jobs\n  rsmq browse jobs --cursor 50\n  rsmq browse jobs --all --json"
+    )]
+    Browse {
+        /// Queue name
+        queue: String,
+        /// At most this many messages (1 to 1000)
+        #[arg(short = 'n', long, default_value_t = BROWSE_LIMIT, value_parser = batch_count, conflicts_with = "all")]
+        limit: u32,
+        /// Start here: 0 (the first page) or the cursor given after the page before
+        #[arg(long, default_value = "0")]
+        cursor: u64,
+        /// Every message, from --cursor to the end of the queue
+        #[arg(long)]
+        all: bool,
+    },
+
+    /// Show one message by id, hidden or not, changing nothing
+    #[command(
+        after_help = "Prints the message's id, state (visible or hidden), the time it becomes (or became)\nreceivable, its send time, receive count, first receive time and body (--json: an object\nwith id, message, rc, fr, sent, visible_at, hidden; times in Unix milliseconds). Fails\n(status 1) when the queue holds no such message.\n\nExample:\n  rsmq show jobs-dead ID"
+    )]
+    Show {
+        /// Queue name
+        queue: String,
+        /// Message id
+        id: String,
+    },
+
     /// Move the messages of a dead-letter queue back to a queue, with a fresh receive count
     #[command(
         after_help = "Moves the receivable messages, oldest first; messages hidden in the dead-letter queue\nstay. --dry-run only counts.\n\nExample:\n  rsmq redrive jobs-dead jobs --max 100"
@@ -353,6 +385,12 @@ enum Command {
         interval: Duration,
     },
 
+    /// List the live workers of the namespace
+    #[command(
+        after_help = "Lists the rsmq_async workers running on the namespace, sorted by id (a worker that died\ndrops out after three heartbeat intervals). Prints one line a worker, its fields separated\nby tabs: ID, HOST, `pid PID`, `queues Q,...`, `in flight N/CONCURRENCY`, `handled N`,\n`failed N`, `started TIME`. --json prints an array of objects with id, host, pid, queues,\nconcurrency, in_flight, handled, failed, started, seen, expires, version (times in Unix\nmilliseconds). With no worker, prints nothing (--json: []).\n\nExample:\n  rsmq workers --ns prod"
+    )]
+    Workers,
+
     /// Print messages as they become receivable, without receiving them
     #[command(
         after_help = "Runs until interrupted (Ctrl-C). Learns of new messages from the realtime notifications\nof producers that send them, and looks every --interval besides. It shows messages among\nthe next 1000 receivable; one that a worker receives before it looks is missed. A\nmessage that becomes receivable again (its vt ran out) is shown again. --json prints one\nobject a line.\n\nExample:\n  rsmq tail jobs"
@@ -365,9 +403,9 @@ enum Command {
         interval: Duration,
     },
 
-    /// Serve the HTTP API (rsmq-web): the routes of rest-rsmq and more under /api/
+    /// Serve the HTTP API and the web dashboard (rsmq-web)
     #[command(
-        after_help = "Runs until interrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN) or --basic (or RSMQ_BASIC): every request must then carry\n`Authorization: Bearer <token>` or the Basic user and password (a browser asks for\nthem; with --token alone, the dashboard shows a sign-in form that takes the token); with
+        after_help = "Serves the routes of rest-rsmq, more routes under /api/, and the dashboard at /. Runs until\ninterrupted (Ctrl-C). A bind to an address other than loopback needs --token\n(or RSMQ_TOKEN) or --basic (or RSMQ_BASIC): every request must then carry\n`Authorization: Bearer <token>` or the Basic user and password (a browser asks for\nthem; with --token alone, the dashboard shows a sign-in form that takes the token); with
 both, either passes. Prefer the environment variables: a command line is\nvisible to other users of the machine. --read-only refuses every change (403).\n\nA change from a browser must come from the same origin and carry the page's CSRF token;\nscripts and SDKs (no browser headers) are not affected. GET /metrics serves Prometheus\nmetrics. Every change, made or refused, is logged on standard error with who made it\nand from which address.\n\nExamples:\n  rsmq serve\n  RSMQ_TOKEN=s3cret rsmq serve --bind 0.0.0.0:8080 --read-only\n  RSMQ_BASIC=admin:s3cret rsmq serve --bind 0.0.0.0:8080"
     )]
     Serve {

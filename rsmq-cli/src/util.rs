@@ -100,6 +100,13 @@ pub fn human_duration(d: Duration) -> String {
 
 pub use rsmq_web::format::utc;
 
+/// A Unix time in milliseconds as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
+pub fn utc_ms(unix_ms: u64) -> String {
+    let secs = utc(unix_ms / 1000);
+    let day_and_time = secs.strip_suffix(" UTC").unwrap_or(&secs);
+    format!("{day_and_time}.{:03} UTC", unix_ms % 1000)
+}
+
 /// Writes `text` and a line break to stdout. A closed pipe (`rsmq peek q | head -1`) ends
 /// the program quietly with status 0.
 pub fn out(text: &str) -> Res {
@@ -142,6 +149,7 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(7500)), "2h05m");
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc_ms(1_700_000_000_042), "2023-11-14 22:13:20.042 UTC");
         assert_eq!(one_line("a\n  b\r\nc"), "a b c");
     }
 }

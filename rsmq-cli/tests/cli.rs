@@ -510,6 +510,397 @@ fn tail_prints_new_messages_without_receiving_them() {
     assert_eq!(ids(&t.json(&["peek", "q"])).len(), 3);
 }
 
+// ---- browse, show, workers
+
+const BROWSED_KEYS: [&str; 7] = ["fr", "hidden", "id", "message", "rc", "sent", "visible_at"];
+
+/// The counters browsing and showing must leave as they were.
+fn counters(t: &Ns, q: &str) -> Value {
+    let a = t.json(&["attrs", q]);
+    json!([
+        a["msgs"],
+        a["hiddenmsgs"],
+        a["visiblemsgs"],
+        a["totalsent"],
+        a["totalrecv"],
+        a["modified"]
+    ])
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn browse_shows_visible_and_hidden_messages_in_order_changing_nothing() {
+    let t = ns("browse");
+    t.ok(&["create", "q"]);
+    let a = t.ok(&["send", "q", "a"]).trim().to_string();
+    let b = t.ok(&["send", "q", "b"]).trim().to_string();
+    let c = t.ok(&["send", "q", "c"]).trim().to_string();
+    // `a` received: hidden for an hour; `d` delayed ten minutes.
+    assert_eq!(ids(&t.json(&["receive", "q", "--vt", "1h"])), [a.as_str()]);
+    let d = t
+        .ok(&["send", "q", "d", "--delay", "10m"])
+        .trim()
+        .to_string();
+    let before = counters(&t, "q");
+
+    // The order they become receivable: b, c now, d in 10 minutes, a in an hour.
+    let human = t.ok(&["browse", "q"]);
+    let rows: Vec<Vec<&str>> = human.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 4, "{human}");
+    let expect = [
+        (&b, "visible", "rc 0", "b"),
+        (&c, "visible", "rc 0", "c"),
+        (&d, "hidden", "rc 0", "d"),
+        (&a, "hidden", "rc 1", "a"),
+    ];
+    for (row, (id, state, rc, body)) in rows.iter().zip(expect) {
+        assert_eq!(row.len(), 5, "{row:?}");
+        assert_eq!(
+            (row[0], row[1], row[3], row[4]),
+            (id.as_str(), state, rc, body)
+        );
+        assert!(
+            row[2].ends_with(" UTC") && row[2].len() == 27,
+            "a time: {row:?}"
+        );
+    }
+    // One page held them all: no hint.
+    let o = finish(&mut t.cmd(&["browse", "q"]));
+    assert_eq!(o.stderr, "");
+
+    let page = t.json(&["browse", "q"]);
+    let arr = page.as_array().unwrap();
+    assert_eq!(ids(&page), [b.as_str(), c.as_str(), d.as_str(), a.as_str()]);
+    for m in arr {
+        assert_eq!(keys(m), BROWSED_KEYS);
+    }
+    let hidden: Vec<bool> = arr.iter().map(|m| m["hidden"].as_bool().unwrap()).collect();
+    assert_eq!(hidden, [false, false, true, true]);
+    let now = now_ms();
+    let at = |i: usize| arr[i]["visible_at"].as_u64().unwrap();
+    assert!(at(0) <= now && at(1) <= now);
+    assert!(
+        at(2) > now + 9 * 60_000 && at(3) > now + 59 * 60_000,
+        "{page}"
+    );
+    assert_eq!(
+        (&arr[3]["rc"], &arr[3]["message"]),
+        (&json!(1), &json!("a"))
+    );
+    assert!(arr[3]["fr"].as_u64().unwrap() > 0);
+    assert_eq!(arr[0]["fr"], json!(0));
+    assert!(arr[0]["sent"].as_u64().unwrap() > 1_600_000_000_000, "ms");
+    // The fields of peek, for the same message.
+    let peeked = t.json(&["peek", "q", "-n", "1"]);
+    for k in MESSAGE_KEYS {
+        assert_eq!(peeked[0][k], arr[0][k], "{k}");
+    }
+
+    // Pages: the hint on stderr names the next cursor (and the page size).
+    let o = finish(&mut t.cmd(&["browse", "q", "--limit", "3"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 3);
+    assert_eq!(o.stderr, "more: rsmq browse q --cursor 3 --limit 3\n");
+    let o = finish(&mut t.cmd(&["browse", "q", "--cursor", "3", "--limit", "3"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1);
+    assert!(
+        o.stdout.starts_with(&format!("{a}\thidden\t")),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(o.stderr, "");
+    let second = t.json(&["browse", "q", "--cursor", "2", "-n", "2"]);
+    assert_eq!(ids(&second), [d.as_str(), a.as_str()]);
+    // --quiet drops the hint, not the page.
+    let o = finish(&mut t.cmd(&["-q", "browse", "q", "--limit", "1"]));
+    assert_eq!((o.stdout.lines().count(), o.stderr.as_str()), (1, ""));
+    // Past the end: nothing, said on stderr.
+    let o = finish(&mut t.cmd(&["browse", "q", "--cursor", "10"]));
+    assert_eq!((o.status, o.stdout.as_str()), (0, ""));
+    assert!(o.stderr.contains("no message"), "{}", o.stderr);
+    assert_eq!(t.json(&["browse", "q", "--cursor", "10"]), json!([]));
+
+    // Nothing changed: counters, receive counts, what is receivable.
+    assert_eq!(counters(&t, "q"), before);
+    assert_eq!(t.json(&["browse", "q"])[3]["rc"], json!(1));
+    assert_eq!(ids(&t.json(&["peek", "q"])), [b.as_str(), c.as_str()]);
+
+    // An empty queue: nothing on stdout, a note on stderr.
+    t.ok(&["create", "empty"]);
+    let o = finish(&mut t.cmd(&["browse", "empty", "--all"]));
+    assert_eq!((o.status, o.stdout.as_str()), (0, ""));
+    assert!(
+        o.stderr.contains("no message in queue `empty`"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(t.json(&["browse", "empty"]), json!([]));
+
+    // A bad --limit is a usage error; a missing queue one line, status 1.
+    for bad in ["0", "1001", "ten"] {
+        let o = finish(&mut t.cmd(&["browse", "q", "--limit", bad]));
+        assert_eq!(o.status, 2, "--limit {bad}: {}", o.stderr);
+        assert!(o.stderr.contains("--limit"), "{}", o.stderr);
+    }
+    let e = t.fails(&["browse", "nope"]);
+    assert!(e.contains("`nope`") && e.contains("not found"), "{e}");
+}
+
+#[test]
+fn browse_all_covers_every_message_once() {
+    let t = ns("browseall");
+    t.ok(&["create", "q"]);
+    let input: String = (0..2500).map(|i| format!("m{i}\n")).collect();
+    let sent: Vec<String> = t
+        .ok_in(&["send", "q", "--lines"], &input)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(sent.len(), 2500);
+    let before = counters(&t, "q");
+
+    // One page by default, and how to get the next.
+    let o = finish(&mut t.cmd(&["browse", "q"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 50);
+    assert_eq!(o.stderr, "more: rsmq browse q --cursor 50\n");
+
+    let all = t.json(&["browse", "q", "--all"]);
+    let got = ids(&all);
+    assert_eq!(got.len(), 2500);
+    let unique: std::collections::HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), 2500, "each message once");
+    let mut sorted_got = got.clone();
+    sorted_got.sort();
+    let mut sorted_sent = sent.clone();
+    sorted_sent.sort();
+    assert_eq!(sorted_got, sorted_sent);
+
+    let o = finish(&mut t.cmd(&["browse", "q", "--all"]));
+    assert_eq!(o.status, 0, "{}", o.stderr);
+    assert_eq!(o.stderr, "", "no hint after the last page");
+    let human: Vec<&str> = o
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(human, got, "the same order as --json");
+    // From a cursor to the end.
+    assert_eq!(
+        ids(&t.json(&["browse", "q", "--all", "--cursor", "2400"])),
+        got[2400..]
+    );
+
+    assert_eq!(counters(&t, "q"), before);
+}
+
+#[test]
+fn show_one_message_visible_or_hidden() {
+    let t = ns("show");
+    t.ok(&["create", "q"]);
+    let a = t.ok(&["send", "q", "first"]).trim().to_string();
+    let b = t.ok(&["send", "q", "second"]).trim().to_string();
+    assert_eq!(ids(&t.json(&["receive", "q", "--vt", "1h"])), [a.as_str()]);
+    let before = counters(&t, "q");
+
+    let fields = |id: &str| -> Vec<(String, String)> {
+        t.ok(&["show", "q", id])
+            .lines()
+            .map(|l| {
+                let (k, v) = l
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("key: value: {l}"));
+                (k.to_string(), v.trim().to_string())
+            })
+            .collect()
+    };
+    let visible = fields(&b);
+    let names: Vec<&str> = visible.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "state",
+            "visible at",
+            "sent",
+            "received count",
+            "first received",
+            "body"
+        ]
+    );
+    let value = |f: &[(String, String)], k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(value(&visible, "id"), b);
+    assert_eq!(value(&visible, "state"), "visible");
+    assert_eq!(value(&visible, "received count"), "0");
+    assert_eq!(value(&visible, "first received"), "never");
+    assert_eq!(value(&visible, "body"), "second");
+    assert!(value(&visible, "sent").ends_with(" UTC"));
+
+    let hidden = fields(&a);
+    assert_eq!(value(&hidden, "state"), "hidden");
+    assert_eq!(value(&hidden, "received count"), "1");
+    assert!(value(&hidden, "first received").ends_with(" UTC"));
+    assert_eq!(value(&hidden, "body"), "first");
+
+    let m = t.json(&["show", "q", &a]);
+    assert_eq!(keys(&m), BROWSED_KEYS);
+    assert_eq!(
+        (&m["id"], &m["hidden"], &m["rc"]),
+        (&json!(a), &json!(true), &json!(1))
+    );
+    assert!(m["visible_at"].as_u64().unwrap() > now_ms() + 59 * 60_000);
+    // What browse says of the same message.
+    let page = t.json(&["browse", "q"]);
+    assert_eq!(page[1], m);
+    assert_eq!(t.json(&["show", "q", &b])["hidden"], json!(false));
+    assert_eq!(counters(&t, "q"), before);
+
+    // A body that is not UTF-8: U+FFFD in place of its bad bytes, as peek shows it.
+    let raw = finish(t.cmd(&["send", "q"]).write_stdin(vec![b'x', 0xff, b'y']));
+    let raw = raw.stdout.trim().to_string();
+    let body = "x\u{FFFD}y";
+    assert_eq!(value(&fields(&raw), "body"), body);
+    assert_eq!(t.json(&["show", "q", &raw])["message"], json!(body));
+    assert!(t
+        .ok(&["peek", "q", "-n", "5"])
+        .contains(&format!("{raw}\t{body}\n")));
+    assert!(t
+        .ok(&["browse", "q"])
+        .contains(&format!("\trc 0\t{body}\n")));
+
+    // Gone: one line naming the queue and the id, status 1.
+    t.ok(&["delete", "q", &b]);
+    let e = t.fails(&["show", "q", &b]);
+    assert!(e.contains(&b) && e.contains("`q`"), "{e}");
+    let e = t.fails(&["--json", "show", "q", &b]);
+    assert!(e.contains(&b), "{e}");
+    let e = t.fails(&["show", "q", "not-an-id"]);
+    assert!(e.contains("not-an-id"), "{e}");
+}
+
+#[test]
+fn workers_none_then_one_running() {
+    use rsmq_async::{Rsmq, RsmqMessage, RsmqOptions, Worker};
+
+    let t = ns("workers");
+    t.ok(&["create", "q"]);
+    let o = finish(&mut t.cmd(&["workers"]));
+    assert_eq!((o.status, o.stdout.as_str()), (0, ""));
+    assert!(o.stderr.contains("no live workers"), "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1);
+    assert_eq!(t.json(&["workers"]), json!([]));
+
+    // A worker of this process, on a runtime of its own.
+    let mut options = RsmqOptions::from_url(&t.url).unwrap();
+    options.ns = t.ns.clone();
+    let (handles, handle) = mpsc::channel();
+    let running = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let rsmq = Rsmq::new(options).await.unwrap();
+            let worker = Worker::builder_with_client(rsmq)
+                .concurrency(3)
+                .poll_interval(Duration::from_millis(20))
+                .heartbeat_interval(Duration::from_millis(200))
+                .route("q", |_m: RsmqMessage<String>| async {
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .build()
+                .await
+                .unwrap();
+            handles
+                .send((worker.handle(), worker.id().to_string()))
+                .unwrap();
+            worker.run().await.unwrap();
+        });
+    });
+    let (handle, id) = handle.recv_timeout(Duration::from_secs(10)).unwrap();
+    let until = |what: &str, done: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = t.json(&["workers"]);
+            if done(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{what}: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let listed = until("the worker is listed", &|v| {
+        v.as_array().unwrap().len() == 1
+    });
+    let w = &listed[0];
+    assert_eq!(
+        keys(w),
+        [
+            "concurrency",
+            "expires",
+            "failed",
+            "handled",
+            "host",
+            "id",
+            "in_flight",
+            "pid",
+            "queues",
+            "seen",
+            "started",
+            "version"
+        ]
+    );
+    assert_eq!(w["id"], json!(id));
+    assert_eq!(w["pid"], json!(std::process::id()));
+    assert_eq!(
+        (&w["queues"], &w["concurrency"]),
+        (&json!(["q"]), &json!(3))
+    );
+
+    t.ok(&["send", "q", "work"]);
+    let w = until("the handled message is registered", &|v| {
+        v[0]["handled"] == json!(1)
+    })
+    .as_array()
+    .unwrap()[0]
+        .clone();
+    let o = finish(&mut t.cmd(&["workers"]));
+    assert_eq!((o.status, o.stderr.as_str()), (0, ""));
+    let line: Vec<&str> = o.stdout.trim_end().split('\t').collect();
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    assert_eq!(line.len(), 8, "{line:?}");
+    assert_eq!(line[0], id);
+    assert_eq!(line[1], w["host"].as_str().unwrap());
+    assert_eq!(line[2], format!("pid {}", std::process::id()));
+    assert_eq!(line[3], "queues q");
+    assert!(
+        line[4].starts_with("in flight ") && line[4].ends_with("/3"),
+        "{line:?}"
+    );
+    assert_eq!((line[5], line[6]), ("handled 1", "failed 0"));
+    assert!(
+        line[7].starts_with("started ") && line[7].ends_with(" UTC"),
+        "{line:?}"
+    );
+
+    handle.shutdown();
+    running.join().unwrap();
+    until("the stopped worker is gone", &|v| v == &json!([]));
+    assert_eq!(t.ok(&["workers"]), "");
+}
+
 #[test]
 fn a_missing_queue_is_named() {
     let t = ns("missing");
@@ -537,6 +928,9 @@ fn a_missing_queue_is_named() {
         &["redrive", "nope", "here"],
         &["redrive", "here", "nope"],
         &["tail", "nope"],
+        &["browse", "nope"],
+        &["browse", "nope", "--all"],
+        &["show", "nope", "hoo7s1ii2exBWffkS6Zttf1FigUIEyQD"],
     ];
     for args in cases {
         let e = t.fails(args);
@@ -657,6 +1051,9 @@ fn usage_help_and_completions() {
         "purge",
         "stats",
         "tail",
+        "browse",
+        "show",
+        "workers",
         "completions",
     ] {
         assert!(
@@ -677,6 +1074,11 @@ fn usage_help_and_completions() {
         &["receive", "q", "--wait", "5x"][..],
         &["create", "q", "--vt", "-3"],
         &["peek", "q", "-n", "0"],
+        &["browse", "q", "--limit", "0"],
+        &["browse", "q", "--limit", "1001"],
+        &["browse", "q", "--cursor", "-1"],
+        &["browse", "q", "--all", "--limit", "5"],
+        &["show", "q"],
         &["set-attrs", "q"],
         &["frobnicate"],
         &[],
