@@ -11,7 +11,7 @@ use rsmq_async::{
 };
 use serde_json::{json, Value};
 
-use rsmq_web::format::message_json;
+use rsmq_web::format::{browsed_json, message_json, worker_json};
 
 use crate::util::{human_duration, json_secs, one_line, out, out_json, utc, utc_ms, Failure, Res};
 use crate::{Command, Global, BROWSE_LIMIT};
@@ -132,22 +132,6 @@ fn message_line(m: &RsmqMessage<Vec<u8>>) -> String {
     format!("{}\t{}", m.id, String::from_utf8_lossy(&m.message))
 }
 
-/// A browsed message as JSON: the fields of [`message_json`], `visible_at` and `hidden`.
-fn browsed_json(m: &BrowsedMessage<Vec<u8>>) -> Value {
-    let mut v = message_json(&RsmqMessage {
-        id: m.id.clone(),
-        message: m.message.clone(),
-        rc: m.rc,
-        fr: m.fr,
-        sent: m.sent,
-    });
-    if let Value::Object(o) = &mut v {
-        o.insert("visible_at".into(), json!(m.visible_at));
-        o.insert("hidden".into(), json!(m.hidden));
-    }
-    v
-}
-
 fn state(m: &BrowsedMessage<Vec<u8>>) -> &'static str {
     if m.hidden {
         "hidden"
@@ -166,23 +150,6 @@ fn browsed_line(m: &BrowsedMessage<Vec<u8>>) -> String {
         m.rc,
         String::from_utf8_lossy(&m.message)
     )
-}
-
-fn worker_json(w: &LiveWorker) -> Value {
-    json!({
-        "id": w.id,
-        "host": w.host,
-        "pid": w.pid,
-        "queues": w.queues,
-        "concurrency": w.concurrency,
-        "in_flight": w.in_flight,
-        "handled": w.handled,
-        "failed": w.failed,
-        "started": w.started,
-        "seen": w.seen,
-        "expires": w.expires,
-        "version": w.version,
-    })
 }
 
 /// `ID<TAB>HOST<TAB>pid PID<TAB>queues Q,...<TAB>in flight N/C<TAB>handled N<TAB>failed N<TAB>started TIME`.

@@ -5,9 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use rsmq_async::{LiveWorker, RsmqConnection, RsmqError, RsmqQueueAttributes, MAX_BATCH};
+use rsmq_async::{RsmqConnection, RsmqError, RsmqQueueAttributes, MAX_BATCH};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
@@ -65,23 +65,6 @@ fn secs(d: Duration) -> Value {
     } else {
         json!(d.as_secs_f64())
     }
-}
-
-fn worker_json(w: &LiveWorker) -> Value {
-    let mut o = Map::new();
-    o.insert("id".into(), json!(w.id));
-    o.insert("host".into(), json!(w.host));
-    o.insert("pid".into(), json!(w.pid));
-    o.insert("queues".into(), json!(w.queues));
-    o.insert("concurrency".into(), json!(w.concurrency));
-    o.insert("in_flight".into(), json!(w.in_flight));
-    o.insert("handled".into(), json!(w.handled));
-    o.insert("failed".into(), json!(w.failed));
-    o.insert("started".into(), json!(w.started));
-    o.insert("seen".into(), json!(w.seen));
-    o.insert("expires".into(), json!(w.expires));
-    o.insert("version".into(), json!(w.version));
-    Value::Object(o)
 }
 
 /// A queue's attributes, each optional: `vt` and `delay` in seconds, `maxsize` in bytes.
@@ -420,7 +403,7 @@ pub(crate) async fn set_attributes(
 )]
 pub(crate) async fn workers(State(ctx): Shared) -> ApiResult {
     let workers = ctx.rsmq.live_workers().await?;
-    let workers: Vec<Value> = workers.iter().map(worker_json).collect();
+    let workers: Vec<Value> = workers.iter().map(crate::format::worker_json).collect();
     Ok(Json(json!({ "workers": workers })))
 }
 

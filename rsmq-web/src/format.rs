@@ -1,7 +1,7 @@
 //! How the API, the dashboard and the `rsmq` command line write messages and times, so all
 //! three show them alike.
 
-use rsmq_async::RsmqMessage;
+use rsmq_async::{BrowsedMessage, LiveWorker, RsmqMessage};
 use serde_json::{json, Value};
 
 /// A message as `rest-rsmq` writes it: `{"id", "message", "rc", "fr", "sent"}`. A body that
@@ -21,6 +21,61 @@ pub fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
         "rc": m.rc,
         "fr": m.fr,
         "sent": m.sent,
+    })
+}
+
+/// A browsed message (hidden ones included) as the API's browse and search routes write it:
+/// the fields of [`message_json`], `visible_at` (epoch milliseconds) and `hidden`.
+///
+/// ```
+/// # async fn f(rsmq: rsmq_async::Rsmq) -> rsmq_async::RsmqResult<()> {
+/// use rsmq_async::RsmqConnection;
+///
+/// let page = rsmq.browse_messages::<Vec<u8>>("jobs", 0, 10).await?;
+/// for m in &page.messages {
+///     println!("{}", rsmq_web::format::browsed_json(m));
+/// }
+/// # Ok(()) }
+/// ```
+pub fn browsed_json(m: &BrowsedMessage<Vec<u8>>) -> Value {
+    json!({
+        "id": m.id,
+        "message": String::from_utf8_lossy(&m.message),
+        "rc": m.rc,
+        "fr": m.fr,
+        "sent": m.sent,
+        "visible_at": m.visible_at,
+        "hidden": m.hidden,
+    })
+}
+
+/// A live worker as `GET /api/workers` writes it: `id`, `host`, `pid`, `queues`,
+/// `concurrency`, `in_flight`, `handled`, `failed`, `started`, `seen`, `expires` (epoch
+/// milliseconds) and `version`.
+///
+/// ```
+/// # async fn f(rsmq: rsmq_async::Rsmq) -> rsmq_async::RsmqResult<()> {
+/// use rsmq_async::RsmqConnection;
+///
+/// for w in rsmq.live_workers().await? {
+///     println!("{}", rsmq_web::format::worker_json(&w));
+/// }
+/// # Ok(()) }
+/// ```
+pub fn worker_json(w: &LiveWorker) -> Value {
+    json!({
+        "id": w.id,
+        "host": w.host,
+        "pid": w.pid,
+        "queues": w.queues,
+        "concurrency": w.concurrency,
+        "in_flight": w.in_flight,
+        "handled": w.handled,
+        "failed": w.failed,
+        "started": w.started,
+        "seen": w.seen,
+        "expires": w.expires,
+        "version": w.version,
     })
 }
 
