@@ -15,12 +15,17 @@ use serde_json::{json, Value};
 /// assert_eq!(v.to_string(), r#"{"fr":2,"id":"x","message":"hi","rc":1,"sent":3}"#);
 /// ```
 pub fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
+    message_fields(&m.id, &m.message, m.rc, m.fr, m.sent)
+}
+
+/// The fields of [`message_json`].
+fn message_fields(id: &str, body: &[u8], rc: u64, fr: u64, sent: u64) -> Value {
     json!({
-        "id": m.id,
-        "message": String::from_utf8_lossy(&m.message),
-        "rc": m.rc,
-        "fr": m.fr,
-        "sent": m.sent,
+        "id": id,
+        "message": String::from_utf8_lossy(body),
+        "rc": rc,
+        "fr": fr,
+        "sent": sent,
     })
 }
 
@@ -38,15 +43,10 @@ pub fn message_json(m: &RsmqMessage<Vec<u8>>) -> Value {
 /// # Ok(()) }
 /// ```
 pub fn browsed_json(m: &BrowsedMessage<Vec<u8>>) -> Value {
-    json!({
-        "id": m.id,
-        "message": String::from_utf8_lossy(&m.message),
-        "rc": m.rc,
-        "fr": m.fr,
-        "sent": m.sent,
-        "visible_at": m.visible_at,
-        "hidden": m.hidden,
-    })
+    let mut v = message_fields(&m.id, &m.message, m.rc, m.fr, m.sent);
+    v["visible_at"] = json!(m.visible_at);
+    v["hidden"] = json!(m.hidden);
+    v
 }
 
 /// A live worker as `GET /api/workers` writes it: `id`, `host`, `pid`, `queues`,

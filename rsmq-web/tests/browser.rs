@@ -175,12 +175,7 @@ async fn sign_in(b: Client) {
     b.goto(&format!("{url}/ui/queues/tasks")).await.unwrap();
     wait_css(&b, "#login-token").await;
     assert_eq!(b.title().await.unwrap(), "Sign in · rsmq");
-    b.find(Locator::Id("login-token"))
-        .await
-        .unwrap()
-        .send_keys("not-it")
-        .await
-        .unwrap();
+    type_into(&b, "login-token", "not-it").await;
     click(&b, "#login-button").await;
     wait_js(
         &b,
@@ -188,12 +183,7 @@ async fn sign_in(b: Client) {
     )
     .await;
     save(&b, &shots, "sign-in-wrong.png").await;
-    b.find(Locator::Id("login-token"))
-        .await
-        .unwrap()
-        .send_keys("browser-s3cret")
-        .await
-        .unwrap();
+    type_into(&b, "login-token", "browser-s3cret").await;
     click(&b, "#login-button").await;
     // Back on the page first asked for, signed in.
     wait_css(&b, "#send-body").await;
@@ -210,12 +200,7 @@ async fn sign_in(b: Client) {
         json!(false),
         "the cookie is HttpOnly"
     );
-    b.find(Locator::Id("send-body"))
-        .await
-        .unwrap()
-        .send_keys("signed in")
-        .await
-        .unwrap();
+    type_into(&b, "send-body", "signed in").await;
     click(&b, "#send-button").await;
     wait_js(
         &b,
@@ -239,12 +224,7 @@ async fn sign_in(b: Client) {
     wait_css_for(&b, "#login-token", Duration::from_secs(15)).await;
     assert_eq!(b.title().await.unwrap(), "Sign in · rsmq");
     // Signing in again, then out with the button.
-    b.find(Locator::Id("login-token"))
-        .await
-        .unwrap()
-        .send_keys("browser-s3cret")
-        .await
-        .unwrap();
+    type_into(&b, "login-token", "browser-s3cret").await;
     click(&b, "#login-button").await;
     wait_css(&b, "#sign-out").await;
     click(&b, "#sign-out").await;
@@ -293,12 +273,7 @@ async fn checks(b: Client) {
     save(&b, &shots, "list-light.png").await;
 
     // The filter shows the queues whose name holds its text, and keeps doing so live.
-    b.find(Locator::Id("queue-filter"))
-        .await
-        .unwrap()
-        .send_keys("DLQ")
-        .await
-        .unwrap();
+    type_into(&b, "queue-filter", "DLQ").await;
     let rows = "Array.from(document.querySelectorAll('#queues tbody tr'))\
                 .filter(function (r) { return !r.hidden; })\
                 .map(function (r) { return r.dataset.queue; }).join(',')";
@@ -309,12 +284,7 @@ async fn checks(b: Client) {
     rsmq.create_queue("other", None, None, None).await.unwrap();
     wait_js(&b, &format!("return {rows} === 'jobs-dlq,more-dlq'")).await;
     save(&b, &shots, "list-filter.png").await;
-    b.find(Locator::Id("queue-filter"))
-        .await
-        .unwrap()
-        .send_keys("-none")
-        .await
-        .unwrap();
+    type_into(&b, "queue-filter", "-none").await;
     wait_js(&b, "return !document.getElementById('no-match').hidden").await;
     b.find(Locator::Id("queue-filter"))
         .await
@@ -366,12 +336,7 @@ async fn checks(b: Client) {
     assert_eq!(b.title().await.unwrap(), "jobs · rsmq");
 
     // Sending through the form: the message appears. Its body is markup, which must stay text.
-    b.find(Locator::Id("send-body"))
-        .await
-        .unwrap()
-        .send_keys(XSS)
-        .await
-        .unwrap();
+    type_into(&b, "send-body", XSS).await;
     click(&b, "#send-button").await;
     wait_js(
         &b,
@@ -505,12 +470,7 @@ async fn message_route_checks(b: &Client, shots: &Path) {
     assert!(note.starts_with("All messages"), "{note}");
 
     // Search by body text, then back to the list.
-    b.find(Locator::Id("search-text"))
-        .await
-        .unwrap()
-        .send_keys("bet")
-        .await
-        .unwrap();
+    type_into(b, "search-text", "bet").await;
     click(b, "#search button[type=submit]").await;
     wait_js(b, "var r = document.querySelectorAll('#messages td.body'); return r.length === 1 && r[0].textContent === 'beta'").await;
     let note = b
@@ -603,6 +563,16 @@ async fn message_route_checks(b: &Client, shots: &Path) {
     .await;
     click(b, "#prev").await;
     wait_js(b, &rows(20)).await;
+}
+
+/// Types `text` into the element with the id `id`.
+async fn type_into(b: &Client, id: &str, text: &str) {
+    b.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 async fn save(b: &Client, dir: &Path, name: &str) {
