@@ -17,6 +17,7 @@
     canMove: true, canRedrive: true,
     cursor: null, history: [], next: null,
     searching: null,      // {by, text} while showing search results
+    open: {},             // message id -> true: its whole body is shown under its row
     signature: '',
   };
 
@@ -299,6 +300,21 @@
     });
     setupSearch();
     if (!S.readOnly) setupActions();
+    // A message's id shows (and hides) its whole body under its row, read-only too.
+    $('messages').addEventListener('click', function (ev) {
+      var b = ev.target.closest('button[data-action="detail"]');
+      if (!b) return;
+      var tr = b.closest('tr'), id = tr.dataset.id, next = tr.nextElementSibling;
+      if (next && next.dataset.detailFor === id) {
+        next.remove();
+        delete S.open[id];
+        b.setAttribute('aria-expanded', 'false');
+      } else {
+        tr.after(detailRow(tr.message));
+        S.open[id] = true;
+        b.setAttribute('aria-expanded', 'true');
+      }
+    });
     loadMessages();
   }
 
@@ -335,8 +351,12 @@
   }
 
   function showMessages(list) {
-    var body = $('messages').tBodies[0];
-    body.replaceChildren.apply(body, list.map(messageRow));
+    var body = $('messages').tBodies[0], rows = [];
+    list.forEach(function (m) {
+      rows.push(messageRow(m));
+      if (S.open[m.id]) rows.push(detailRow(m));
+    });
+    body.replaceChildren.apply(body, rows);
     $('next').hidden = S.next === null;
     $('prev').hidden = !S.history.length;
   }
@@ -355,8 +375,10 @@
     } else {
       state = el('td', { text: 'visible' });
     }
+    var toggle = el('button', { type: 'button', class: 'link mono', text: m.id, 'data-action': 'detail',
+      'aria-expanded': S.open[m.id] ? 'true' : 'false', title: 'Show the whole message' });
     var tr = el('tr', null, [
-      el('td', { class: 'id mono', text: m.id }),
+      el('td', { class: 'id' }, [toggle]),
       el('td', { class: 'body mono', text: preview, title: text.length > 200 ? text.slice(0, 2000) : '' }),
       el('td', { class: 'num', text: String(m.rc) }),
       timeCell(m.sent),
@@ -365,6 +387,25 @@
       S.readOnly ? el('td', { class: 'ctl' }) : controls(m),
     ]);
     tr.dataset.id = m.id;
+    tr.message = m;
+    return tr;
+  }
+
+  // The whole body under a message's row: indented when it is JSON, as text always.
+  function detailRow(m) {
+    var text = String(m.message), shown = text, kind = 'text';
+    try {
+      var v = JSON.parse(text);
+      if (v !== null && typeof v === 'object') { shown = JSON.stringify(v, null, 2); kind = 'JSON'; }
+    } catch (e) { /* not JSON */ }
+    var size = new TextEncoder().encode(text).length;
+    var tr = el('tr', { class: 'detail' }, [
+      el('td', { colspan: '7' }, [
+        el('pre', { class: 'full mono', text: shown }),
+        el('div', { class: 'note', text: size + ' byte' + (size === 1 ? '' : 's') + ', ' + kind + ' · id ' + m.id }),
+      ]),
+    ]);
+    tr.dataset.detailFor = m.id;
     return tr;
   }
 

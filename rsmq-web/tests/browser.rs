@@ -362,6 +362,72 @@ async fn checks(b: Client) {
     );
     save(&b, &shots, "queue-light.png").await;
 
+    // A message's id opens its whole body: the markup stays text there too, JSON is
+    // indented, and the open body stays open when the list redraws.
+    let xss = peeked.iter().find(|m| m.message == XSS).unwrap().id.clone();
+    let xss_row = format!(r#"#messages tr[data-id="{xss}"]"#);
+    click(&b, &format!(r#"{xss_row} button[data-action="detail"]"#)).await;
+    let detail = format!(r#"#messages tr[data-detail-for="{xss}"] pre"#);
+    wait_css(&b, &detail).await;
+    let shown = b
+        .execute(
+            "var p = document.querySelector(arguments[0]); return [p.textContent, p.children.length, typeof window.__xss]",
+            vec![json!(detail)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!([XSS, 0, "undefined"]));
+    let task = r#"{"task":"resize","size":[640,480],"note":"a body longer than the preview shows, ...................................................................................................................................................................."}"#;
+    let task_id = rsmq.send_message("jobs", task, None).await.unwrap();
+    let task_row = format!(r#"#messages tr[data-id="{task_id}"]"#);
+    click(&b, &format!(r#"{task_row} button[data-action="detail"]"#)).await;
+    let task_detail = format!(r#"#messages tr[data-detail-for="{task_id}"] pre"#);
+    wait_css(&b, &task_detail).await;
+    // As JSON.stringify indents: the keys in their order, one array item a line.
+    let note = task
+        .split(r#""note":""#)
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("\"}");
+    let pretty = format!(
+        "{{\n  \"task\": \"resize\",\n  \"size\": [\n    640,\n    480\n  ],\n  \"note\": \"{note}\"\n}}"
+    );
+    wait_js(
+        &b,
+        &format!(
+            "var p = document.querySelector({}); return p !== null && p.textContent === {}",
+            json!(task_detail),
+            json!(pretty)
+        ),
+    )
+    .await;
+    // The list redraws (a new message): both stay open.
+    rsmq.send_message("jobs", "redraw", None).await.unwrap();
+    wait_css(&b, "#messages tr[data-id] td.body").await;
+    wait_js(
+        &b,
+        "return Array.from(document.querySelectorAll('#messages td.body')).some(function (td) { return td.textContent === 'redraw'; })",
+    )
+    .await;
+    wait_css(&b, &detail).await;
+    wait_css(&b, &task_detail).await;
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        vec![json!(task_detail)],
+    )
+    .await
+    .unwrap();
+    save(&b, &shots, "queue-detail.png").await;
+    // Its id closes it again.
+    click(&b, &format!(r#"{xss_row} button[data-action="detail"]"#)).await;
+    wait_gone(&b, &detail).await;
+    click(&b, &format!(r#"{task_row} button[data-action="detail"]"#)).await;
+    wait_gone(&b, &task_detail).await;
+    rsmq.delete_message("jobs", &task_id).await.unwrap();
+    let redraw = rsmq.peek_messages::<String>("jobs", 10).await.unwrap();
+    let redraw = redraw.iter().find(|m| m.message == "redraw").unwrap();
+    rsmq.delete_message("jobs", &redraw.id).await.unwrap();
+
     // Deleting a message removes it from Redis.
     click(&b, &format!("{hello_row} button[data-action=\"delete\"]")).await;
     wait_gone(&b, &hello_row).await;
@@ -429,12 +495,20 @@ async fn checks(b: Client) {
         .execute(
             "return Array.from(document.querySelectorAll('button, form, textarea, input, select'))\
              .filter(function (e) { return !e.closest('#search') && e.id !== 'theme' && e.id !== 'refresh' \
-             && e.id !== 'prev' && e.id !== 'next'; }).map(function (e) { return e.outerHTML; })",
+             && e.id !== 'prev' && e.id !== 'next' && e.dataset.action !== 'detail'; })\
+             .map(function (e) { return e.outerHTML; })",
             vec![],
         )
         .await
         .unwrap();
     assert_eq!(controls, json!([]), "mutating controls in read-only mode");
+    // Reading a whole message is no change: it works read-only too.
+    click(
+        &b,
+        r#"#messages tbody tr[data-id] button[data-action="detail"]"#,
+    )
+    .await;
+    wait_css(&b, "#messages tr.detail pre").await;
     save(&b, &shots, "queue-read-only.png").await;
 
     message_route_checks(&b, &shots).await;
