@@ -207,6 +207,15 @@ pub struct SharedError<T>(pub Arc<T>);
 
 impl<T> SharedError<T> {
     /// Wraps an error.
+    ///
+    /// ```
+    /// use rsmq_async::SharedError;
+    ///
+    /// let err = SharedError::new(std::io::Error::other("timed out"));
+    /// assert_eq!(err.to_string(), "timed out");
+    /// assert_eq!(err.clone(), err); // clones share the error
+    /// assert_ne!(SharedError::new(std::io::Error::other("timed out")), err);
+    /// ```
     pub fn new(error: T) -> Self {
         SharedError(Arc::new(error))
     }

@@ -38,6 +38,17 @@ pub struct Json<T>(pub T);
 impl<T: Serialize> Json<T> {
     /// Serializes the value. Fails with [`RsmqError::JsonError`](crate::RsmqError::JsonError)
     /// for values JSON cannot hold (for example a map whose keys are not strings).
+    ///
+    /// ```
+    /// use rsmq_async::{Json, RsmqError};
+    /// use std::collections::HashMap;
+    ///
+    /// let body = Json(vec![1, 2, 3]).encode()?;
+    /// assert_eq!(body.as_bytes(), b"[1,2,3]");
+    /// let pairs = Json(HashMap::from([((1, 2), "x")])); // keys that are not strings
+    /// assert!(matches!(pairs.encode(), Err(RsmqError::JsonError(_))));
+    /// # Ok::<(), RsmqError>(())
+    /// ```
     pub fn encode(&self) -> RsmqResult<RedisBytes> {
         encode(&self.0)
     }

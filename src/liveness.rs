@@ -63,6 +63,16 @@ pub struct LiveWorker {
 
 impl LiveWorker {
     /// Whether it consumes `queue`.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection};
+    /// # async fn f(rsmq: Rsmq) -> rsmq_async::RsmqResult<()> {
+    /// let workers = rsmq.live_workers().await?;
+    /// if !workers.iter().any(|w| w.serves("emails")) {
+    ///     eprintln!("no worker consumes emails");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn serves(&self, queue: &str) -> bool {
         self.queues.iter().any(|q| q == queue)
     }

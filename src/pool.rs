@@ -113,6 +113,15 @@ pub struct RedisConnectionManager {
 impl RedisConnectionManager {
     /// A manager whose connections `client` opens. Never fails (the `Result` is that of
     /// rsmq_async 18).
+    ///
+    /// ```
+    /// use rsmq_async::RedisConnectionManager;
+    ///
+    /// // Opening a client only reads the URL: nothing connects yet.
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
+    /// let manager = RedisConnectionManager::from_client(client)?;
+    /// # Ok::<(), redis::RedisError>(())
+    /// ```
     pub fn from_client(client: redis::Client) -> Result<RedisConnectionManager, redis::RedisError> {
         Ok(RedisConnectionManager { client })
     }
@@ -272,6 +281,18 @@ impl PooledRsmq {
     /// `max_size` or the options cannot work, and with
     /// [`CannotConnect`](RsmqError::CannotConnect), naming the address, when Redis cannot be
     /// reached.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{PoolOptions, PooledRsmq, RsmqConnection, RsmqOptions};
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let options = RsmqOptions { host: "redis.internal".into(), ..Default::default() };
+    /// let rsmq = PooledRsmq::new(options, PoolOptions { max_size: Some(4), min_idle: None }).await?;
+    /// if let Some(msg) = rsmq.receive_message::<Vec<u8>>("uploads", None).await? {
+    ///     println!("{} bytes", msg.message.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn new(options: RsmqOptions, pool_options: PoolOptions) -> RsmqResult<PooledRsmq> {
         Self::new_with_checkout_timeout(options, pool_options, DEFAULT_CHECKOUT_TIMEOUT).await
     }
@@ -355,6 +376,19 @@ impl PooledRsmq {
     /// at most [`DEFAULT_CHECKOUT_TIMEOUT`]. As with
     /// [`Rsmq::new_with_connection`](crate::Rsmq::new_with_connection), long polling relies
     /// on timers alone: the client has no address to open its subscriber connection to.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{PooledRsmq, RedisConnectionManager};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let pool = bb8::Pool::builder()
+    ///     .max_size(8)
+    ///     .build(RedisConnectionManager::from_client(client)?)
+    ///     .await?;
+    /// let rsmq = PooledRsmq::new_with_pool(pool, false, None).await?; // namespace "rsmq"
+    /// # Ok(()) }
+    /// ```
     pub async fn new_with_pool(
         pool: bb8::Pool<RedisConnectionManager>,
         realtime: bool,

@@ -226,6 +226,18 @@ where
 impl RsmqSync {
     /// Connects, for use from async code as in earlier versions:
     /// `RsmqSync::new(options).await?`. From blocking code, use [`connect`](Self::connect).
+    ///
+    /// ```no_run
+    /// use rsmq_async::{RsmqConnectionSync, RsmqOptions, RsmqSync};
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let rsmq = RsmqSync::new(RsmqOptions::default()).await?;
+    /// // Hand it to blocking code, off the async threads.
+    /// let id = tokio::task::spawn_blocking(move || rsmq.send_message("jobs", "hello", None))
+    ///     .await
+    ///     .expect("blocking task")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn new(options: RsmqOptions) -> RsmqResult<RsmqSync> {
         let runtime = Runtime::new()?;
         let inner = runtime

@@ -55,6 +55,16 @@ const DELETE_RETRY_MIN: Duration = Duration::from_millis(100);
 /// A message body that the route's type does not accept (`TryFrom<RedisBytes>` returned the
 /// bytes). The handler is not called. The message goes to the route's dead-letter queue at
 /// once; a route without one leaves it, as any failure (it is never deleted).
+///
+/// ```
+/// use rsmq_async::{DecodeError, RedisBytes};
+///
+/// // A `String` route turns a body that is not UTF-8 into this error:
+/// let body = RedisBytes::from(vec![0xff, 0xfe]);
+/// let err = String::try_from(body).map_err(DecodeError).unwrap_err();
+/// assert_eq!(err.0, [0xff, 0xfe]);
+/// assert!(err.to_string().contains("2 bytes"));
+/// ```
 #[derive(Debug)]
 pub struct DecodeError(pub Vec<u8>);
 
@@ -89,11 +99,26 @@ pub struct Permanent(Box<dyn StdError + Send + Sync>);
 
 impl Permanent {
     /// Marks `error` as not to be retried.
+    ///
+    /// ```
+    /// use rsmq_async::Permanent;
+    ///
+    /// let err = Permanent::new("unknown report type");
+    /// assert_eq!(err.to_string(), "permanent failure: unknown report type");
+    /// ```
     pub fn new(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Permanent {
         Permanent(error.into())
     }
 
     /// The error inside.
+    ///
+    /// ```
+    /// use rsmq_async::Permanent;
+    ///
+    /// let err = Permanent::new(std::io::Error::other("disk full"));
+    /// let io = err.into_inner().downcast::<std::io::Error>().unwrap();
+    /// assert_eq!(io.to_string(), "disk full");
+    /// ```
     pub fn into_inner(self) -> Box<dyn StdError + Send + Sync> {
         self.0
     }
@@ -145,6 +170,13 @@ enum BackoffKind {
 impl Backoff {
     /// Leave a failed message as it is: it comes back when its visibility ends (the queue's
     /// `vt` from its receive, or the last heartbeat's extension). The default.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    ///
+    /// assert_eq!(Backoff::queue_vt().delay(1), None); // the visibility is left alone
+    /// assert_eq!(Backoff::default().delay(7), None);
+    /// ```
     pub fn queue_vt() -> Backoff {
         Backoff {
             kind: BackoffKind::QueueVt,
@@ -153,6 +185,15 @@ impl Backoff {
     }
 
     /// The same delay after every failure.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let b = Backoff::fixed(Duration::from_secs(30));
+    /// assert_eq!(b.delay(1), Some(Duration::from_secs(30)));
+    /// assert_eq!(b.delay(9), Some(Duration::from_secs(30)));
+    /// ```
     pub fn fixed(delay: Duration) -> Backoff {
         Backoff {
             kind: BackoffKind::Fixed(delay),
@@ -161,6 +202,16 @@ impl Backoff {
     }
 
     /// `base` after the first failure, doubling with each receive, at most `max`.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let b = Backoff::exponential(Duration::from_secs(2), Duration::from_secs(10));
+    /// assert_eq!(b.delay(1), Some(Duration::from_secs(2)));
+    /// assert_eq!(b.delay(2), Some(Duration::from_secs(4)));
+    /// assert_eq!(b.delay(4), Some(Duration::from_secs(10))); // 16 s, capped at `max`
+    /// ```
     pub fn exponential(base: Duration, max: Duration) -> Backoff {
         Backoff {
             kind: BackoffKind::Exponential { base, max },
@@ -169,6 +220,15 @@ impl Backoff {
     }
 
     /// The delay `f(rc)` of the receive count.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// // One more minute with each receive.
+    /// let b = Backoff::from_fn(|rc| Duration::from_secs(60 * rc));
+    /// assert_eq!(b.delay(3), Some(Duration::from_secs(180)));
+    /// ```
     pub fn from_fn(f: impl Fn(u64) -> Duration + Send + Sync + 'static) -> Backoff {
         Backoff {
             kind: BackoffKind::Custom(Arc::new(f)),
@@ -178,6 +238,19 @@ impl Backoff {
 
     /// Spreads each delay at random by up to `fraction` of it either way (0.0 to 1.0), so
     /// messages that failed together do not come back together.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let b = Backoff::fixed(Duration::from_secs(10)).jitter(0.5);
+    /// let d = b.delay(1).unwrap();
+    /// assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(15));
+    /// // A fraction above 1.0 counts as 1.0: at most twice the delay.
+    /// let wide = Backoff::fixed(Duration::from_secs(10)).jitter(3.0);
+    /// assert!(format!("{wide:?}").contains("jitter: 1.0"));
+    /// assert!(wide.delay(1).unwrap() <= Duration::from_secs(20));
+    /// ```
     pub fn jitter(mut self, fraction: f64) -> Backoff {
         self.jitter = if fraction.is_nan() {
             0.0
@@ -189,6 +262,15 @@ impl Backoff {
 
     /// The visibility to set after the failure of a message received `rc` times; `None` for
     /// [`Backoff::queue_vt`]. At most 9 999 999 s.
+    ///
+    /// ```
+    /// use rsmq_async::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let b = Backoff::fixed(Duration::from_secs(20_000_000));
+    /// assert_eq!(b.delay(1), Some(Duration::from_secs(9_999_999))); // the longest vt
+    /// assert_eq!(Backoff::queue_vt().delay(1), None);
+    /// ```
     pub fn delay(&self, rc: u64) -> Option<Duration> {
         let d = match &self.kind {
             BackoffKind::QueueVt => return None,
@@ -419,12 +501,33 @@ impl WorkerBuilder {
     }
 
     /// A builder whose worker connects with `options` (as [`Rsmq::new`]) when built.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, WorkerBuilder};
+    ///
+    /// let options = RsmqOptions { ns: "app".into(), ..Default::default() };
+    /// let builder = WorkerBuilder::new(options); // nothing connects before `build`
+    /// ```
     pub fn new(options: RsmqOptions) -> WorkerBuilder {
         WorkerBuilder::with_source(Source::Options(Box::new(options)))
     }
 
     /// A builder whose worker uses a client you made ([`Rsmq`], [`PooledRsmq`](crate::PooledRsmq)),
     /// with its connection, namespace, TLS, user and realtime subscriber.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{Rsmq, RsmqConnection, RsmqMessage, RsmqOptions, WorkerBuilder};
+    /// use std::convert::Infallible;
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let rsmq = Rsmq::new(RsmqOptions::default()).await?;
+    /// let worker = WorkerBuilder::from_client(rsmq.clone())
+    ///     .route("jobs", |_m: RsmqMessage<String>| async { Ok::<(), Infallible>(()) })
+    ///     .build()
+    ///     .await?;
+    /// rsmq.send_message("jobs", "first", None).await?; // the same client still sends
+    /// # Ok(()) }
+    /// ```
     pub fn from_client<C: RsmqConnection + Send + Sync + 'static>(client: C) -> WorkerBuilder {
         WorkerBuilder::with_source(Source::Client(Arc::new(client)))
     }
@@ -435,6 +538,20 @@ impl WorkerBuilder {
     /// [`backoff`](Self::backoff) and [`dlq`](Self::dlq), unless it is [`Permanent`]).
     ///
     /// Adding the same queue again replaces its handler.
+    ///
+    /// ```
+    /// use rsmq_async::{Permanent, RsmqMessage, RsmqOptions, Worker};
+    ///
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .route("thumbnails", |msg: RsmqMessage<Vec<u8>>| async move {
+    ///         if msg.message.is_empty() {
+    ///             return Err(Permanent::new("empty image")); // never retried
+    ///         }
+    ///         println!("{} bytes", msg.message.len());
+    ///         Ok(())
+    ///     });
+    /// assert!(format!("{builder:?}").contains("thumbnails"));
+    /// ```
     pub fn route<F, Fut, T, E>(self, qname: impl Into<String>, handler: F) -> WorkerBuilder
     where
         F: Fn(RsmqMessage<T>) -> Fut + Send + Sync + 'static,
@@ -446,6 +563,23 @@ impl WorkerBuilder {
     }
 
     /// As [`route`](Self::route), with settings of the route's own.
+    ///
+    /// ```
+    /// use rsmq_async::{RouteOptions, RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    ///
+    /// let one_at_a_time = RouteOptions {
+    ///     concurrency: Some(1),
+    ///     timeout: Some(Duration::from_secs(900)),
+    ///     ..Default::default()
+    /// };
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .route_with("exports", one_at_a_time, |msg: RsmqMessage<String>| async move {
+    ///         println!("export {}", msg.id);
+    ///         Ok::<(), Infallible>(())
+    ///     });
+    /// ```
     pub fn route_with<F, Fut, T, E>(
         mut self,
         qname: impl Into<String>,
@@ -485,6 +619,14 @@ impl WorkerBuilder {
     /// How long a route waits before receiving again after finding its queue empty (with
     /// [`use_realtime`](Self::use_realtime), the longest it waits for a notification).
     /// Default 1 s.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // Look at an empty queue five times a second.
+    /// let builder = Worker::builder(RsmqOptions::default()).poll_interval(Duration::from_millis(200));
+    /// ```
     pub fn poll_interval(mut self, d: Duration) -> WorkerBuilder {
         self.poll_interval = d;
         self
@@ -492,12 +634,32 @@ impl WorkerBuilder {
 
     /// How often a running handler's message has its visibility extended. Default 10 s; keep
     /// it below the queue's `vt` and below [`visibility_extension`](Self::visibility_extension).
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // For queues whose vt is 60 s: every 20 s, hide the message for 2 more minutes.
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .heartbeat_interval(Duration::from_secs(20))
+    ///     .visibility_extension(Duration::from_secs(120));
+    /// ```
     pub fn heartbeat_interval(mut self, d: Duration) -> WorkerBuilder {
         self.heartbeat_interval = d;
         self
     }
 
     /// How far from now each heartbeat sets the message's visibility. Default 30 s.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // A message whose worker dies comes back within 15 s.
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .heartbeat_interval(Duration::from_secs(5))
+    ///     .visibility_extension(Duration::from_secs(15));
+    /// ```
     pub fn visibility_extension(mut self, d: Duration) -> WorkerBuilder {
         self.visibility_extension = d;
         self
@@ -509,6 +671,18 @@ impl WorkerBuilder {
     /// [`receive_message_or_dlq`](crate::RsmqConnection::receive_message_or_dlq) with
     /// `max_failures + 1` receives, so a message whose handling kills the process also ends
     /// there. The queue must exist.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    /// # async fn ok(_: RsmqMessage<String>) -> Result<(), Infallible> { Ok(()) }
+    ///
+    /// // Three retries: the fourth failure moves the message to "dead" (which must exist).
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .route("emails", ok)
+    ///     .route("invoices", ok)
+    ///     .dlq("dead", 3);
+    /// ```
     pub fn dlq(mut self, queue: impl Into<String>, max_failures: u64) -> WorkerBuilder {
         self.global_dlq = Some(DlqConfig {
             queue: queue.into(),
@@ -518,6 +692,18 @@ impl WorkerBuilder {
     }
 
     /// The dead-letter queue of one route, over the one of [`dlq`](Self::dlq).
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    /// # async fn ok(_: RsmqMessage<String>) -> Result<(), Infallible> { Ok(()) }
+    ///
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .route("emails", ok)
+    ///     .route("payments", ok)
+    ///     .dlq("dead", 5)
+    ///     .dlq_for("payments", "payments-dead", 0); // no retry: the first failure moves it
+    /// ```
     pub fn dlq_for(
         mut self,
         route: impl Into<String>,
@@ -539,6 +725,17 @@ impl WorkerBuilder {
     /// Wake on realtime notifications (producers with `realtime: true`) instead of waiting
     /// out [`poll_interval`](Self::poll_interval): an idle route long-polls with
     /// [`receive_message_wait`](crate::RsmqConnection::receive_message_wait). Off by default.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // Producers send with `realtime: true` too.
+    /// let options = RsmqOptions { realtime: true, ..Default::default() };
+    /// let builder = Worker::builder(options)
+    ///     .use_realtime(true)
+    ///     .poll_interval(Duration::from_secs(5)); // the longest wait for a notification
+    /// ```
     pub fn use_realtime(mut self, enabled: bool) -> WorkerBuilder {
         self.use_realtime = enabled;
         self
@@ -547,6 +744,13 @@ impl WorkerBuilder {
     /// Most handlers in flight at once across the worker. Default [`DEFAULT_CONCURRENCY`]
     /// (16). Each route keeps one slot of its own out of these (so a worker with more routes
     /// than `n` runs one handler per route); the rest are shared.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    ///
+    /// let builder = Worker::builder(RsmqOptions::default()).concurrency(64);
+    /// assert!(format!("{builder:?}").contains("concurrency: 64"));
+    /// ```
     pub fn concurrency(mut self, n: usize) -> WorkerBuilder {
         self.concurrency = n;
         self
@@ -554,6 +758,14 @@ impl WorkerBuilder {
 
     /// How long a handler may run before it is cancelled (its future dropped) and counted as
     /// a failure. Default none. [`RouteOptions::timeout`] overrides it.
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // A handler still running after 2 minutes is dropped and its message retried.
+    /// let builder = Worker::builder(RsmqOptions::default()).handler_timeout(Duration::from_secs(120));
+    /// ```
     pub fn handler_timeout(mut self, d: Duration) -> WorkerBuilder {
         self.timeout = Some(d);
         self
@@ -561,6 +773,14 @@ impl WorkerBuilder {
 
     /// When failed messages come back. Default [`Backoff::queue_vt`].
     /// [`RouteOptions::backoff`] overrides it.
+    ///
+    /// ```
+    /// use rsmq_async::{Backoff, RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// let builder = Worker::builder(RsmqOptions::default())
+    ///     .backoff(Backoff::exponential(Duration::from_secs(5), Duration::from_secs(600)).jitter(0.1));
+    /// ```
     pub fn backoff(mut self, backoff: Backoff) -> WorkerBuilder {
         self.backoff = backoff;
         self
@@ -568,12 +788,33 @@ impl WorkerBuilder {
 
     /// How long a shutdown waits for running handlers before it cancels them and makes their
     /// messages visible again at once. Default [`DEFAULT_SHUTDOWN_TIMEOUT`] (30 s).
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    /// use std::time::Duration;
+    ///
+    /// // Within Kubernetes' default grace period of 30 s, with time to spare.
+    /// let builder = Worker::builder(RsmqOptions::default()).shutdown_timeout(Duration::from_secs(20));
+    /// ```
     pub fn shutdown_timeout(mut self, d: Duration) -> WorkerBuilder {
         self.shutdown_timeout = d;
         self
     }
 
     /// Shut down gracefully on SIGINT (Ctrl-C) and, on Unix, SIGTERM. Off by default.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{RsmqMessage, RsmqOptions, Worker};
+    /// # use std::convert::Infallible;
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let worker = Worker::builder(RsmqOptions::default())
+    ///     .route("jobs", |_m: RsmqMessage<String>| async { Ok::<(), Infallible>(()) })
+    ///     .handle_signals(true)
+    ///     .build()
+    ///     .await?;
+    /// worker.run().await?; // returns after Ctrl-C, once running handlers are done
+    /// # Ok(()) }
+    /// ```
     pub fn handle_signals(mut self, enabled: bool) -> WorkerBuilder {
         self.handle_signals = enabled;
         self
@@ -584,6 +825,13 @@ impl WorkerBuilder {
     /// [`live_workers`](RsmqConnection::live_workers) lists it. On by default; the only
     /// key the crate writes beyond the JavaScript layout. See
     /// [liveness](crate::guide::workers#liveness).
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqOptions, Worker};
+    ///
+    /// // A short-lived worker (a test, a one-off job) that need not be listed.
+    /// let builder = Worker::builder(RsmqOptions::default()).liveness(false);
+    /// ```
     pub fn liveness(mut self, enabled: bool) -> WorkerBuilder {
         self.liveness = enabled;
         self
@@ -594,6 +842,24 @@ impl WorkerBuilder {
     /// route's dead-letter queue is the route itself (as rsmq_async 18); `InvalidOptions` for
     /// a concurrency, a route concurrency or a heartbeat interval of 0; `QueueNotFound` when a route's queue or
     /// dead-letter queue does not exist; connection errors as [`Rsmq::new`].
+    ///
+    /// ```
+    /// use rsmq_async::{RsmqError, RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // The configuration is checked before anything connects.
+    /// let no_routes = Worker::builder(RsmqOptions::default()).build().await;
+    /// assert!(matches!(no_routes, Err(RsmqError::NoAttributeSupplied)));
+    /// let own_dlq = Worker::builder(RsmqOptions::default())
+    ///     .route("jobs", |_m: RsmqMessage<String>| async { Ok::<(), Infallible>(()) })
+    ///     .dlq("jobs", 3)
+    ///     .build()
+    ///     .await;
+    /// assert!(matches!(own_dlq, Err(RsmqError::InvalidFormat(_))));
+    /// # }
+    /// ```
     pub async fn build(self) -> RsmqResult<Worker> {
         if self.routes.is_empty() {
             return Err(RsmqError::NoAttributeSupplied);
@@ -842,6 +1108,18 @@ pub struct WorkerHandle {
 
 impl WorkerHandle {
     /// Starts a graceful shutdown (as the signal of [`Worker::run_until`]).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # async fn f(worker: Worker) -> rsmq_async::RsmqResult<()> {
+    /// let handle = worker.handle();
+    /// let running = tokio::spawn(worker.run());
+    /// // ... on a request to stop:
+    /// handle.shutdown();
+    /// assert!(handle.is_stopping());
+    /// running.await.expect("worker task")?; // running handlers have finished
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown(&self) {
         self.control.send_if_modified(|s| {
             let before = *s;
@@ -851,6 +1129,16 @@ impl WorkerHandle {
     }
 
     /// Stops receiving; running handlers go on.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # async fn f(worker: Worker) {
+    /// let handle = worker.handle();
+    /// tokio::spawn(worker.run());
+    /// handle.pause(); // e.g. while the database behind the handlers is down
+    /// assert!(handle.is_paused());
+    /// # }
+    /// ```
     pub fn pause(&self) {
         self.control.send_if_modified(|s| {
             let running = *s == State::Running;
@@ -862,6 +1150,19 @@ impl WorkerHandle {
     }
 
     /// Receives again after [`pause`](Self::pause).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # use std::time::Duration;
+    /// # async fn f(worker: Worker) {
+    /// let handle = worker.handle();
+    /// tokio::spawn(worker.run());
+    /// handle.pause();
+    /// tokio::time::sleep(Duration::from_secs(60)).await;
+    /// handle.resume();
+    /// assert!(!handle.is_paused());
+    /// # }
+    /// ```
     pub fn resume(&self) {
         self.control.send_if_modified(|s| {
             let paused = *s == State::Paused;
@@ -873,11 +1174,31 @@ impl WorkerHandle {
     }
 
     /// Whether a shutdown has begun.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::WorkerHandle;
+    /// // A readiness probe: ready until a shutdown begins.
+    /// fn ready(handle: &WorkerHandle) -> bool {
+    ///     !handle.is_stopping()
+    /// }
+    /// ```
     pub fn is_stopping(&self) -> bool {
         *self.control.borrow() >= State::Stopping
     }
 
     /// Whether the worker is paused.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::WorkerHandle;
+    /// // Pause and resume from one switch.
+    /// fn toggle(handle: &WorkerHandle) {
+    ///     if handle.is_paused() {
+    ///         handle.resume();
+    ///     } else {
+    ///         handle.pause();
+    ///     }
+    /// }
+    /// ```
     pub fn is_paused(&self) -> bool {
         *self.control.borrow() == State::Paused
     }
@@ -924,12 +1245,45 @@ impl fmt::Debug for Worker {
 
 impl Worker {
     /// A [`WorkerBuilder`] whose worker connects with `options`.
+    ///
+    /// ```no_run
+    /// use rsmq_async::{RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// let options = RsmqOptions { host: "redis.internal".into(), ns: "app".into(), ..Default::default() };
+    /// let worker = Worker::builder(options)
+    ///     .route("jobs", |msg: RsmqMessage<String>| async move {
+    ///         println!("{}", msg.message);
+    ///         Ok::<(), Infallible>(())
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(options: RsmqOptions) -> WorkerBuilder {
         WorkerBuilder::new(options)
     }
 
     /// A [`WorkerBuilder`] whose worker uses `client` ([`Rsmq`] or
     /// [`PooledRsmq`](crate::PooledRsmq)).
+    ///
+    /// ```no_run
+    /// use rsmq_async::{PoolOptions, PooledRsmq, RsmqMessage, RsmqOptions, Worker};
+    /// use std::convert::Infallible;
+    ///
+    /// # async fn f() -> rsmq_async::RsmqResult<()> {
+    /// // Large bodies: each handler's calls take a pooled connection of their own.
+    /// let pooled = PooledRsmq::new(RsmqOptions::default(), PoolOptions::default()).await?;
+    /// let worker = Worker::builder_with_client(pooled)
+    ///     .route("uploads", |msg: RsmqMessage<Vec<u8>>| async move {
+    ///         println!("{} bytes", msg.message.len());
+    ///         Ok::<(), Infallible>(())
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder_with_client<C: RsmqConnection + Send + Sync + 'static>(
         client: C,
     ) -> WorkerBuilder {
@@ -938,11 +1292,34 @@ impl Worker {
 
     /// The worker's id, `{host}-{pid}-{random}`: its name in the logs and in
     /// [`live_workers`](RsmqConnection::live_workers).
+    ///
+    /// ```no_run
+    /// # use rsmq_async::{Rsmq, RsmqConnection, Worker};
+    /// # async fn f(rsmq: Rsmq, worker: Worker) -> rsmq_async::RsmqResult<()> {
+    /// let id = worker.id().to_string();
+    /// tokio::spawn(worker.run());
+    /// // Later, from any client of the namespace:
+    /// let listed = rsmq.live_workers().await?.iter().any(|w| w.id == id);
+    /// # Ok(()) }
+    /// ```
     pub fn id(&self) -> &str {
         &self.ctx.id
     }
 
     /// A handle to shut down, pause and resume this worker while it runs.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # use std::time::Duration;
+    /// # async fn f(worker: Worker) -> rsmq_async::RsmqResult<()> {
+    /// let handle = worker.handle();
+    /// tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///     handle.shutdown(); // run for an hour
+    /// });
+    /// worker.run().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn handle(&self) -> WorkerHandle {
         WorkerHandle {
             control: self.control.clone(),
@@ -952,6 +1329,16 @@ impl Worker {
     /// Runs until [`WorkerHandle::shutdown`] (or a signal, with
     /// [`handle_signals`](WorkerBuilder::handle_signals)), then shuts down gracefully. Redis
     /// failures never end it.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # async fn f(emails: Worker, reports: Worker) -> rsmq_async::RsmqResult<()> {
+    /// // Two workers (say, on two Redis servers) in one process.
+    /// let (a, b) = tokio::join!(emails.run(), reports.run());
+    /// a?;
+    /// b?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run(self) -> RsmqResult<()> {
         self.run_until(std::future::pending::<()>()).await
     }
@@ -961,6 +1348,20 @@ impl Worker {
     /// [`shutdown_timeout`](WorkerBuilder::shutdown_timeout), cancels the rest and makes
     /// their messages visible again at once (vt 0), and returns. Redis failures never end
     /// it; it returns `Ok`.
+    ///
+    /// ```no_run
+    /// # use rsmq_async::Worker;
+    /// # use std::time::Duration;
+    /// # async fn f(worker: Worker) -> rsmq_async::RsmqResult<()> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let running = tokio::spawn(worker.run_until(async move {
+    ///     let _ = stopped.await;
+    /// }));
+    /// // ... when the application shuts down:
+    /// let _ = stop.send(());
+    /// running.await.expect("worker task")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_until<S>(self, shutdown: S) -> RsmqResult<()>
     where
         S: Future<Output = ()> + Send,

@@ -85,6 +85,15 @@ pub struct WebConfig {
 
 /// A user name and password for HTTP Basic authentication ([`WebConfig::basic`]). Its
 /// `Debug` hides the password.
+///
+/// ```
+/// use rsmq_web::WebConfig;
+///
+/// let config = WebConfig::new().basic("ops", "correct horse");
+/// let auth = config.basic.as_ref().unwrap();
+/// assert_eq!(auth.user, "ops");
+/// assert!(!format!("{auth:?}").contains("correct horse"));
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct BasicAuth {
@@ -106,17 +115,41 @@ impl std::fmt::Debug for BasicAuth {
 
 impl WebConfig {
     /// The default configuration: read-write, no credentials.
+    ///
+    /// ```
+    /// use rsmq_web::WebConfig;
+    ///
+    /// let config = WebConfig::new();
+    /// assert!(!config.read_only);
+    /// assert!(config.token.is_none() && config.basic.is_none());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets [`read_only`](Self::read_only).
+    ///
+    /// ```
+    /// use rsmq_web::WebConfig;
+    ///
+    /// // A dashboard for looking, not touching.
+    /// let config = WebConfig::new().read_only(true);
+    /// assert!(config.read_only);
+    /// ```
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
     }
 
     /// Sets the bearer [`token`](Self::token) a request may authenticate with.
+    ///
+    /// ```
+    /// use rsmq_web::WebConfig;
+    ///
+    /// let token = std::env::var("RSMQ_WEB_TOKEN").unwrap_or_else(|_| "dev-only".to_string());
+    /// let config = WebConfig::new().token(token);
+    /// assert!(config.token.is_some());
+    /// ```
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
@@ -124,6 +157,14 @@ impl WebConfig {
 
     /// Sets the HTTP [`basic`](Self::basic) user name and password a request may
     /// authenticate with.
+    ///
+    /// ```
+    /// use rsmq_web::WebConfig;
+    ///
+    /// let config = WebConfig::new().basic("admin", "hunter2");
+    /// let basic = config.basic.unwrap();
+    /// assert_eq!((basic.user.as_str(), basic.password.as_str()), ("admin", "hunter2"));
+    /// ```
     pub fn basic(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.basic = Some(BasicAuth {
             user: user.into(),
@@ -164,6 +205,22 @@ type Shared = axum::extract::State<Arc<Ctx>>;
 
 /// The HTTP API over `rsmq`, configured by `config`. Mount it where you like
 /// ([`Router::nest`], [`Router::merge`]) and serve it with `axum::serve`.
+///
+/// ```no_run
+/// use axum::routing::get;
+/// use rsmq_web::{router, WebConfig};
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let rsmq = rsmq_async::Rsmq::new(Default::default()).await?;
+/// let app = axum::Router::new()
+///     .route("/healthz", get(|| async { "ok" }))
+///     .nest("/admin/rsmq", router(rsmq, WebConfig::new().token("s3cret")));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// // With connect info, the audit log names each change's peer address.
+/// let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+/// axum::serve(listener, app).await?;
+/// # Ok(()) }
+/// ```
 ///
 /// Routes (`rest-rsmq` paths and JSON):
 ///
