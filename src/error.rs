@@ -11,6 +11,14 @@ use std::sync::Arc;
 use crate::message::RsmqMessage;
 
 /// The result of every operation of this crate.
+///
+/// ```no_run
+/// use rsmq_async::{Rsmq, RsmqConnection, RsmqResult};
+///
+/// async fn queue_length(rsmq: &Rsmq, qname: &str) -> RsmqResult<u64> {
+///     Ok(rsmq.get_queue_attributes(qname).await?.msgs)
+/// }
+/// ```
 pub type RsmqResult<T> = Result<T, RsmqError>;
 
 /// Everything that can go wrong.

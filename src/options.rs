@@ -104,8 +104,23 @@ pub struct Durability {
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Default for [`RsmqOptions::connection_timeout`].
+///
+/// ```
+/// use rsmq_async::{RsmqOptions, DEFAULT_CONNECTION_TIMEOUT};
+///
+/// assert_eq!(RsmqOptions::default().connection_timeout, DEFAULT_CONNECTION_TIMEOUT);
+/// ```
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`RsmqOptions::response_timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use rsmq_async::{RsmqOptions, DEFAULT_RESPONSE_TIMEOUT};
+///
+/// // A slow link: twice the default.
+/// let options = RsmqOptions { response_timeout: DEFAULT_RESPONSE_TIMEOUT * 2, ..Default::default() };
+/// assert_eq!(options.response_timeout, Duration::from_secs(10));
+/// ```
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for RsmqOptions {

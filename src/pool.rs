@@ -33,10 +33,32 @@ pub struct PoolOptions {
 }
 
 /// Most connections of a pool when [`PoolOptions::max_size`] is `None`.
+///
+/// ```
+/// use rsmq_async::{PoolOptions, DEFAULT_MAX_SIZE};
+///
+/// // Room for a burst of 40 tasks.
+/// let pool = PoolOptions { max_size: Some(4 * DEFAULT_MAX_SIZE), ..Default::default() };
+/// assert_eq!(pool.max_size, Some(40));
+/// ```
 pub const DEFAULT_MAX_SIZE: u32 = 10;
 
 /// How long an operation waits for a free connection before failing with
 /// [`RsmqError::PoolTimedOut`], unless set with [`PooledRsmq::new_with_checkout_timeout`].
+///
+/// ```no_run
+/// use rsmq_async::{PoolOptions, PooledRsmq, RsmqOptions, DEFAULT_CHECKOUT_TIMEOUT};
+///
+/// # async fn f() -> rsmq_async::RsmqResult<()> {
+/// // Callers that would rather fail fast than wait the default 5 s.
+/// let rsmq = PooledRsmq::new_with_checkout_timeout(
+///     RsmqOptions::default(),
+///     PoolOptions::default(),
+///     DEFAULT_CHECKOUT_TIMEOUT / 10,
+/// )
+/// .await?;
+/// # Ok(()) }
+/// ```
 pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pooled connection that remembers whether it failed for good.

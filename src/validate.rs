@@ -17,6 +17,17 @@ pub(crate) const MAX_MAXSIZE: i64 = 65536;
 pub(crate) const MAX_QNAME_LEN: usize = 160;
 
 /// The most items one batch call takes or returns.
+///
+/// ```no_run
+/// use rsmq_async::{Rsmq, RsmqConnection, MAX_BATCH};
+///
+/// # async fn f(rsmq: Rsmq, bodies: Vec<String>) -> rsmq_async::RsmqResult<()> {
+/// // Any number of messages, in batches of the largest size.
+/// for chunk in bodies.chunks(MAX_BATCH) {
+///     rsmq.send_message_batch("jobs", chunk.to_vec(), None).await?;
+/// }
+/// # Ok(()) }
+/// ```
 pub const MAX_BATCH: usize = 1000;
 
 /// A batch size: at most [`MAX_BATCH`].

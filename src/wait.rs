@@ -43,6 +43,14 @@ use crate::{RedisBytes, RsmqMessage, RsmqResult};
 compile_error!("rsmq_async needs a runtime: enable the `tokio-comp` or `smol-comp` feature");
 
 /// The longest a waiter sleeps without checking the queue again.
+///
+/// ```
+/// use std::time::Duration;
+/// use rsmq_async::FALLBACK_POLL;
+///
+/// // Without realtime notifications, a long poll notices a new message within this time.
+/// assert!(FALLBACK_POLL <= Duration::from_secs(1));
+/// ```
 pub const FALLBACK_POLL: Duration = Duration::from_millis(500);
 
 /// The subscriber's first retry delay after a failed subscription (and after a lost one).

@@ -28,10 +28,27 @@ use crate::{
 };
 
 /// Handlers in flight at once in a worker when [`WorkerBuilder::concurrency`] is not set.
+///
+/// ```
+/// use rsmq_async::{RsmqOptions, Worker, DEFAULT_CONCURRENCY};
+///
+/// // Handlers that mostly wait on the network: four times as many at once.
+/// let builder = Worker::builder(RsmqOptions::default()).concurrency(4 * DEFAULT_CONCURRENCY);
+/// # let _ = builder;
+/// ```
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// How long [`Worker::run_until`] waits for running handlers after a shutdown when
 /// [`WorkerBuilder::shutdown_timeout`] is not set.
+///
+/// ```
+/// use rsmq_async::{RsmqOptions, Worker, DEFAULT_SHUTDOWN_TIMEOUT};
+///
+/// // Inside a container stopped after 10 s: stop waiting for handlers well before that.
+/// let wait = DEFAULT_SHUTDOWN_TIMEOUT.min(std::time::Duration::from_secs(8));
+/// let builder = Worker::builder(RsmqOptions::default()).shutdown_timeout(wait);
+/// # let _ = builder;
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest visibility a retry delay can set (the largest `vt` RSMQ accepts).
