@@ -11,9 +11,9 @@ use rsmq_async::{
 };
 use serde_json::{json, Value};
 
-use rsmq_web::format::{browsed_json, message_json, worker_json};
+use rsmq_web::format::{browsed_json, message_json, seconds, worker_json};
 
-use crate::util::{human_duration, json_secs, one_line, out, out_json, utc, utc_ms, Failure, Res};
+use crate::util::{human_duration, one_line, out, out_json, utc, utc_ms, Failure, Res};
 use crate::{Command, Global, BROWSE_LIMIT};
 
 /// How a command ends when it does not succeed.
@@ -168,20 +168,12 @@ fn worker_line(w: &LiveWorker) -> String {
     )
 }
 
+/// The attributes as the HTTP API writes them, with `visiblemsgs` and `oldestmsgage`.
 fn attributes_json(a: &RsmqQueueAttributes) -> Value {
-    json!({
-        "vt": json_secs(a.vt),
-        "delay": json_secs(a.delay),
-        "maxsize": a.maxsize,
-        "totalrecv": a.totalrecv,
-        "totalsent": a.totalsent,
-        "created": a.created,
-        "modified": a.modified,
-        "msgs": a.msgs,
-        "hiddenmsgs": a.hiddenmsgs,
-        "visiblemsgs": a.visiblemsgs,
-        "oldestmsgage": json_secs(a.oldestmsgage),
-    })
+    let mut v = rsmq_web::format::attributes_json(a);
+    v["visiblemsgs"] = json!(a.visiblemsgs);
+    v["oldestmsgage"] = seconds(a.oldestmsgage);
+    v
 }
 
 /// The connection options: the URL, then `--ns`, `RSMQ_PASSWORD` and `--cacert`.
@@ -648,7 +640,7 @@ async fn visibility(ctx: &Ctx, q: &str, id: &str, vt: Duration) -> Res {
         return Err(Failure(format!("message {id} not in queue `{q}`")));
     }
     if ctx.json {
-        out_json(&json!({ "id": id, "vt": json_secs(vt) }))
+        out_json(&json!({ "id": id, "vt": seconds(vt) }))
     } else {
         ctx.say(&format!(
             "message {id} of queue `{q}` is hidden for {}",
@@ -867,7 +859,7 @@ fn stats_json(rows: &[(String, RsmqQueueAttributes)]) -> Value {
                     "msgs": a.msgs,
                     "hiddenmsgs": a.hiddenmsgs,
                     "visiblemsgs": a.visiblemsgs,
-                    "oldestmsgage": json_secs(a.oldestmsgage),
+                    "oldestmsgage": seconds(a.oldestmsgage),
                     "totalsent": a.totalsent,
                     "totalrecv": a.totalrecv,
                 })

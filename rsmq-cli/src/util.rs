@@ -70,15 +70,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{text}` is too long"))
 }
 
-/// A duration in seconds as JSON: an integer when whole, else a fraction.
-pub fn json_secs(d: Duration) -> serde_json::Value {
-    if d.subsec_nanos() == 0 {
-        serde_json::json!(d.as_secs())
-    } else {
-        serde_json::json!(d.as_secs_f64())
-    }
-}
-
 /// A duration for people: `0s`, `1.5s`, `45s`, `3m12s`, `2h05m`, `3d04h`.
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();

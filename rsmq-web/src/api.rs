@@ -5,15 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use rsmq_async::{RsmqConnection, RsmqError, RsmqQueueAttributes, MAX_BATCH};
+use rsmq_async::{RsmqConnection, RsmqError, MAX_BATCH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{body, path, query, seconds, ApiError, ApiResult};
-use crate::format::message_json;
+use crate::format::{self, message_json};
 use crate::openapi::{self, BrowsedMessage, ErrorBody, Ids, MessagePage, Redriven, SearchResult};
 use crate::{guard, Ctx, Shared};
 
@@ -42,29 +41,6 @@ pub(crate) fn routes() -> Router<Arc<Ctx>> {
         .route("/api/queues/{qname}/pop", post(pop))
         .route("/api/queues/{qname}/redrive", post(redrive))
         .route("/api/openapi.json", get(openapi::openapi_json))
-}
-
-pub(crate) fn attributes_json(a: &RsmqQueueAttributes) -> Value {
-    json!({
-        "vt": secs(a.vt),
-        "delay": secs(a.delay),
-        "maxsize": a.maxsize,
-        "totalrecv": a.totalrecv,
-        "totalsent": a.totalsent,
-        "created": a.created,
-        "modified": a.modified,
-        "msgs": a.msgs,
-        "hiddenmsgs": a.hiddenmsgs,
-    })
-}
-
-/// Whole seconds as an integer, finer durations as a fraction.
-fn secs(d: Duration) -> Value {
-    if d.subsec_nanos() == 0 {
-        json!(d.as_secs())
-    } else {
-        json!(d.as_secs_f64())
-    }
 }
 
 /// A queue's attributes, each optional: `vt` and `delay` in seconds, `maxsize` in bytes.
@@ -132,7 +108,7 @@ pub(crate) async fn get_attributes(
 ) -> ApiResult {
     let qname = path(qname)?;
     let attrs = ctx.rsmq.get_queue_attributes(&qname).await?;
-    Ok(Json(attributes_json(&attrs)))
+    Ok(Json(format::attributes_json(&attrs)))
 }
 
 #[utoipa::path(
@@ -389,7 +365,7 @@ pub(crate) async fn set_attributes(
         .rsmq
         .set_queue_attributes(&qname, vt, delay, b.maxsize)
         .await?;
-    Ok(Json(attributes_json(&attrs)))
+    Ok(Json(format::attributes_json(&attrs)))
 }
 
 #[utoipa::path(

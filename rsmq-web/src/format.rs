@@ -1,7 +1,9 @@
 //! How the API, the dashboard and the `rsmq` command line write messages and times, so all
 //! three show them alike.
 
-use rsmq_async::{BrowsedMessage, LiveWorker, RsmqMessage};
+use std::time::Duration;
+
+use rsmq_async::{BrowsedMessage, LiveWorker, RsmqMessage, RsmqQueueAttributes};
 use serde_json::{json, Value};
 
 /// A message as `rest-rsmq` writes it: `{"id", "message", "rc", "fr", "sent"}`. A body that
@@ -76,6 +78,47 @@ pub fn worker_json(w: &LiveWorker) -> Value {
         "seen": w.seen,
         "expires": w.expires,
         "version": w.version,
+    })
+}
+
+/// A duration in seconds as JSON: an integer when whole, else a fraction.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(rsmq_web::format::seconds(Duration::from_secs(30)).to_string(), "30");
+/// assert_eq!(rsmq_web::format::seconds(Duration::from_millis(1500)).to_string(), "1.5");
+/// ```
+pub fn seconds(d: Duration) -> Value {
+    if d.subsec_nanos() == 0 {
+        json!(d.as_secs())
+    } else {
+        json!(d.as_secs_f64())
+    }
+}
+
+/// A queue's attributes as `rest-rsmq` writes them: `vt` and `delay` in seconds, `maxsize`,
+/// `totalrecv`, `totalsent`, `created`, `modified`, `msgs` and `hiddenmsgs`.
+///
+/// ```
+/// # async fn f(rsmq: rsmq_async::Rsmq) -> rsmq_async::RsmqResult<()> {
+/// use rsmq_async::RsmqConnection;
+///
+/// let attrs = rsmq.get_queue_attributes("jobs").await?;
+/// println!("{}", rsmq_web::format::attributes_json(&attrs));
+/// # Ok(()) }
+/// ```
+pub fn attributes_json(a: &RsmqQueueAttributes) -> Value {
+    json!({
+        "vt": seconds(a.vt),
+        "delay": seconds(a.delay),
+        "maxsize": a.maxsize,
+        "totalrecv": a.totalrecv,
+        "totalsent": a.totalsent,
+        "created": a.created,
+        "modified": a.modified,
+        "msgs": a.msgs,
+        "hiddenmsgs": a.hiddenmsgs,
     })
 }
 

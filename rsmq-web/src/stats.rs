@@ -84,7 +84,7 @@ impl Overview {
             .queues
             .iter()
             .map(|q| {
-                let mut v = crate::api::attributes_json(&q.attrs);
+                let mut v = crate::format::attributes_json(&q.attrs);
                 v["name"] = json!(q.name);
                 v["visible"] = json!(q.attrs.visiblemsgs);
                 v["oldest_age"] = json!(q.oldest_age);
